@@ -1,0 +1,201 @@
+package dev.egressd.config.internal;
+
+import dev.egressd.config.DaemonConfig;
+import dev.egressd.config.ListenerSettings;
+import dev.egressd.config.MitmSettings;
+import dev.egressd.config.SocksCredentials;
+import dev.egressd.config.UnixSocketSettings;
+import dev.egressd.policy.AccessMode;
+import dev.egressd.policy.HostPattern;
+import dev.egressd.policy.NetworkPolicy;
+import dev.egressd.policy.Rule;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+
+/**
+ * Turns merged, validated settings into a {@link DaemonConfig}, applying the defaults and the checks that need
+ * more than one key: listener clamping (which depends on the unix-socket settings) and the rule set.
+ *
+ * <p>{@code enabled} defaults to true, unlike the reference: a standalone egressd.toml exists to run a proxy, so
+ * a file that leaves the key out should serve; {@code enabled = false} still disables it.
+ */
+public final class ConfigAssembler {
+  private final LayerSelector.Selection selection;
+  private final Path source;
+  private final MergedNetwork merged;
+  private final Diagnostics diagnostics;
+  private final UnaryOperator<String> environment;
+
+  private ConfigAssembler(LayerSelector.Selection selection, Path source, MergedNetwork merged,
+      Diagnostics diagnostics, UnaryOperator<String> environment) {
+    this.selection = selection;
+    this.source = source;
+    this.merged = merged;
+    this.diagnostics = diagnostics;
+    this.environment = environment;
+  }
+
+  /**
+   * Builds the configuration; new problems and warnings go to {@code diagnostics}.
+   *
+   * @param source the file, or null when the text did not come from one
+   * @param environment looks up environment variables (secrets named by the file)
+   */
+  public static DaemonConfig assemble(LayerSelector.Selection selection, Path source, MergedNetwork merged,
+      Diagnostics diagnostics, UnaryOperator<String> environment) {
+    return new ConfigAssembler(selection, source, merged, diagnostics, environment).assemble();
+  }
+
+  private DaemonConfig assemble() {
+    UnixSocketSettings sockets = new UnixSocketSettings(
+        merged.sockets().entries(RuleTable.Action.ALLOW).stream().map(RuleTable.Entry::payload).toList(),
+        merged.flag("dangerously_allow_all_unix_sockets", false));
+    ListenerSettings listeners = listeners(sockets);
+    NetworkPolicy policy = policy();
+    MitmSettings mitm = mitmSettings();
+    return new DaemonConfig(source, selection.profile(), listeners, policy,
+        diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm);
+  }
+
+  private MitmSettings mitmSettings() {
+    Optional<Located<String>> cert = merged.setting("mitm_ca_cert_path", String.class);
+    Optional<Located<String>> key = merged.setting("mitm_ca_key_path", String.class);
+    if (cert.isPresent() != key.isPresent()) {
+      Located<String> given = cert.isPresent() ? cert.get() : key.get();
+      diagnostics.error(given.position(), given.key(), "mitm_ca_cert_path and mitm_ca_key_path must be set together");
+      return MitmSettings.DEFAULTS;
+    }
+    Path bundle = merged.setting("mitm_upstream_ca_bundle", String.class).map(b -> resolve(b.value())).orElse(null);
+    return new MitmSettings(cert.map(c -> resolve(c.value())).orElse(null),
+        key.map(k -> resolve(k.value())).orElse(null), bundle);
+  }
+
+  /** Relative paths are relative to the config file's directory, as in Codex's G1 layout. */
+  private Path resolve(String path) {
+    Path p = Path.of(path);
+    Path dir = source == null ? null : source.toAbsolutePath().getParent();
+    return p.isAbsolute() || dir == null ? p : dir.resolve(p).normalize();
+  }
+
+  private ListenerSettings listeners(UnixSocketSettings sockets) {
+    Optional<Located<Boolean>> dangerous = merged.setting("dangerously_allow_non_loopback_proxy", Boolean.class)
+        .filter(Located::value);
+    if (dangerous.isPresent() && sockets.anyAllowed()) {
+      diagnostics.warn(dangerous.get(), "overridden: unix sockets are allowed, so the listeners stay on loopback");
+    }
+    boolean nonLoopback = dangerous.isPresent() && !sockets.anyAllowed();
+    boolean socksEnabled = merged.flag("enable_socks5", true);
+    return new ListenerSettings(
+        listen("proxy_url", ListenerSettings.DEFAULT_HTTP_PORT, nonLoopback),
+        socksEnabled,
+        listen("socks_url", ListenerSettings.DEFAULT_SOCKS_PORT, nonLoopback),
+        socksEnabled && merged.flag("enable_socks5_udp", true),
+        nonLoopback,
+        socksCredentials());
+  }
+
+  /**
+   * {@code socks_username} with the password read from the environment variable named by
+   * {@code socks_password_env}, so no secret is written in the file. Both or neither.
+   */
+  private SocksCredentials socksCredentials() {
+    Optional<Located<String>> user = merged.setting("socks_username", String.class);
+    Optional<Located<String>> passwordEnv = merged.setting("socks_password_env", String.class);
+    if (user.isEmpty() && passwordEnv.isEmpty()) {
+      return null;
+    }
+    if (user.isEmpty() || passwordEnv.isEmpty()) {
+      Located<String> given = user.isPresent() ? user.get() : passwordEnv.get();
+      diagnostics.error(given.position(), given.key(), "socks_username and socks_password_env must be set together");
+      return null;
+    }
+    String password = environment.apply(passwordEnv.get().value());
+    if (password == null || password.isEmpty()) {
+      diagnostics.error(passwordEnv.get().position(), passwordEnv.get().key(), "environment variable "
+          + passwordEnv.get().value() + " is not set or empty");
+      return null;
+    }
+    try {
+      return new SocksCredentials(user.get().value(), password, passwordEnv.get().value());
+    } catch (IllegalArgumentException e) {
+      diagnostics.error(user.get().position(), user.get().key(), e.getMessage());
+      return null;
+    }
+  }
+
+  private InetSocketAddress listen(String name, int defaultPort, boolean nonLoopback) {
+    Located<String> url = merged.setting(name, String.class)
+        .orElse(new Located<>("http://127.0.0.1:" + defaultPort, null, name));
+    List<String> warnings = new ArrayList<>();
+    try {
+      InetSocketAddress address = ListenAddresses.parse(url.value(), defaultPort, nonLoopback, warnings);
+      warnings.forEach(warning -> diagnostics.warn(url, warning));
+      return address;
+    } catch (IllegalArgumentException e) {
+      diagnostics.error(url.position(), url.key(), e.getMessage());
+      return new InetSocketAddress(0);
+    }
+  }
+
+  private NetworkPolicy policy() {
+    AccessMode mode = merged.setting("mode", AccessMode.class).map(Located::value).orElse(AccessMode.FULL);
+    boolean mitm = merged.flag("mitm", false);
+    if (mode == AccessMode.LIMITED && !mitm) {
+      diagnostics.warn(merged.setting("mode", AccessMode.class).orElseThrow(), "limited mode without mitm: HTTPS "
+          + "(CONNECT) requests are refused, because their methods cannot be checked");
+    }
+    NetworkPolicy.Builder builder = NetworkPolicy.builder()
+        .enabled(merged.flag("enabled", true))
+        .mode(mode)
+        .allowLocalBinding(merged.flag("allow_local_binding", false))
+        .mitm(mitm)
+        .scope(selection.scopeLabel() + " in " + diagnostics.file());
+    addRules(builder);
+    interceptionList("mitm_domains").forEach(e -> builder.addInterceptedHost(e.payload(), e.origin()));
+    interceptionList("mitm_bypass").forEach(e -> builder.addInterceptionBypass(e.payload(), e.origin()));
+    if (!mitm && merged.setting("mitm_domains", List.class).isPresent()) {
+      diagnostics.warn(merged.setting("mitm_domains", List.class).get(), "has no effect without mitm = true");
+    }
+    warnIfNothingAllowed();
+    return builder.build();
+  }
+
+  @SuppressWarnings("unchecked")
+  private List<RuleTable.Entry<HostPattern>> interceptionList(String key) {
+    return merged.setting(key, List.class).map(l -> (List<RuleTable.Entry<HostPattern>>) l.value()).orElse(List.of());
+  }
+
+  private void warnIfNothingAllowed() {
+    if (!merged.hosts().entries(RuleTable.Action.ALLOW).isEmpty()) {
+      return;
+    }
+    if (selection.layers().isEmpty()) {
+      diagnostics.warn(null, null, "no network settings found ([network], [permissions.<name>.network] or "
+          + "[features.network_proxy]); every destination is blocked");
+    } else {
+      diagnostics.warn(null, null, "no allow rules in " + selection.scopeLabel() + "; every destination is blocked."
+          + " Add hosts to allowed_domains or the domains table");
+    }
+  }
+
+  private void addRules(NetworkPolicy.Builder builder) {
+    for (RuleTable.Entry<HostPattern> entry : merged.hosts().effective()) {
+      Rule.Action ruleAction = entry.action() == RuleTable.Action.DENY ? Rule.Action.DENY : Rule.Action.ALLOW;
+      try {
+        builder.addRule(new Rule(entry.payload(), ruleAction, entry.origin()));
+      } catch (IllegalArgumentException e) {
+        // The readers reject a global deny already; this keeps any other builder check a config problem.
+        diagnostics.error(entry.position(), entry.key(), e.getMessage());
+      }
+      if (ruleAction == Rule.Action.ALLOW && entry.payload().kind() == HostPattern.Kind.ANY) {
+        String where = entry.payload().port() == 0 ? "" : " on port " + entry.payload().port();
+        diagnostics.warn(entry.position(), entry.key(), "\"" + entry.payload().text() + "\" allows every host" + where
+            + "; only deny rules restrict traffic");
+      }
+    }
+  }
+}

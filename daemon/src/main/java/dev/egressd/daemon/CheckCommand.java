@@ -1,0 +1,180 @@
+package dev.egressd.daemon;
+
+import dev.egressd.audit.AuditSink;
+import dev.egressd.config.ConfigException;
+import dev.egressd.config.DaemonConfig;
+import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.Destination;
+import dev.egressd.policy.HostName;
+import dev.egressd.policy.InvalidHostException;
+import dev.egressd.policy.PolicyEngine;
+import dev.egressd.policy.Protocol;
+import dev.egressd.proxy.ProxyOptions;
+import dev.egressd.proxy.dns.SystemResolver;
+import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.tunnel.Vetting;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Clock;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code egressd check}: what the proxy would decide for a target, through the same connector the listener uses
+ * (DNS included), without connecting. Exit 0 allowed, 1 denied or unresolvable, 2 configuration or usage error.
+ */
+@Command(name = "check", mixinStandardHelpOptions = true,
+    description = "Print the decision for TARGET (a URL or host:port) without connecting.")
+final class CheckCommand implements Callable<Integer> {
+  @Mixin
+  ConfigOptions configOptions;
+
+  @Option(names = "--method", paramLabel = "M", description = "HTTP method for http:// targets (default GET).")
+  String method = "GET";
+
+  @Option(names = "--json", description = "Machine-readable output.")
+  boolean json;
+
+  @Parameters(index = "0", paramLabel = "TARGET",
+      description = "http://host/path (plain HTTP), https://host (CONNECT), or host:port (CONNECT).")
+  String target;
+
+  @Override
+  public Integer call() throws Exception {
+    DaemonConfig config;
+    AccessRequest request;
+    try {
+      config = configOptions.load(System.getenv());
+      request = parseTarget(target, method);
+    } catch (ConfigException e) {
+      System.err.println("egressd: invalid configuration:\n" + e.getMessage());
+      return Main.CONFIG_ERROR;
+    } catch (IllegalArgumentException e) {
+      System.err.println("egressd: invalid target " + target + ": " + e.getMessage());
+      return Main.CONFIG_ERROR;
+    }
+    Vetting vetting = vet(config, request);
+    System.out.print(json ? toJson(vetting, config) : toText(vetting, config));
+    return vetting instanceof Vetting.Approved ? 0 : 1;
+  }
+
+  private static Vetting vet(DaemonConfig config, AccessRequest request) throws Exception {
+    ProxyOptions defaults = ProxyOptions.builder().build();
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try (SystemResolver resolver = new SystemResolver(1, 1)) {
+      PolicyEngine engine = new PolicyEngine(config.policy(), false);
+      UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, AuditSink.NONE,
+          NioSocketChannel.class, defaults.connectTimeout(), defaults.resolveTimeout(), Clock.systemUTC(),
+          LoopGuard.NONE);
+      return connector.vet(request, group.next()).get(defaults.resolveTimeout().toMillis() + 5000,
+          TimeUnit.MILLISECONDS);
+    } finally {
+      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Parses {@code http://...}, {@code https://...} or {@code host:port}. */
+  static AccessRequest parseTarget(String target, String method) {
+    String lower = target.toLowerCase(Locale.ROOT);
+    if (lower.startsWith("http://") || lower.startsWith("https://")) {
+      URI uri;
+      try {
+        uri = new URI(target);
+      } catch (URISyntaxException e) {
+        throw new IllegalArgumentException(e.getMessage());
+      }
+      if (uri.getRawAuthority() == null || uri.getRawUserInfo() != null) {
+        throw new IllegalArgumentException("expected http://host[:port]/... without userinfo");
+      }
+      boolean https = lower.startsWith("https://");
+      String authority = uri.getRawAuthority();
+      Destination destination = authority.matches(".*:\\d*$") && !authority.endsWith("]")
+          ? Destination.parseAuthority(authority)
+          : new Destination(HostName.parse(authority), https ? 443 : 80);
+      return https ? AccessRequest.of(destination, Protocol.HTTPS_CONNECT, "CONNECT", "check")
+          : AccessRequest.of(destination, Protocol.HTTP, method.toUpperCase(Locale.ROOT), "check");
+    }
+    try {
+      return AccessRequest.of(Destination.parseAuthority(target), Protocol.HTTPS_CONNECT, "CONNECT", "check");
+    } catch (InvalidHostException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (expected a URL or host:port)");
+    }
+  }
+
+  private static Decision decisionOf(Vetting vetting) {
+    if (vetting instanceof Vetting.Approved a) {
+      return a.decision();
+    }
+    return vetting instanceof Vetting.Refused r ? r.decision() : null;
+  }
+
+  private static String toText(Vetting vetting, DaemonConfig config) {
+    AccessRequest r = vetting.request();
+    StringBuilder sb = new StringBuilder();
+    Decision d = decisionOf(vetting);
+    String verdict = d == null ? "UNRESOLVED" : d.verdict().label().toUpperCase(Locale.ROOT);
+    sb.append(verdict).append(' ').append(r.destination()).append(" (").append(r.protocol().label()).append(' ')
+        .append(r.method()).append(")\n");
+    if (d != null) {
+      sb.append("  reason:  ").append(d.reason().code());
+      if (d.reason().proxyError() != null) {
+        sb.append(" (x-proxy-error: ").append(d.reason().proxyError()).append(')');
+      }
+      sb.append("\n  source:  ").append(d.source().label())
+          .append("\n  rule:    ").append(d.rule().map(rule -> rule.pattern().text() + " (" + rule.origin() + ")")
+              .orElse("none"))
+          .append('\n');
+    }
+    sb.append("  policy:  ").append(config.policy().scope()).append('\n');
+    if (vetting instanceof Vetting.Approved a) {
+      sb.append("  address: ").append(a.addresses().stream().map(Object::toString)
+          .collect(Collectors.joining(", "))).append('\n');
+    } else if (vetting instanceof Vetting.Unresolved u) {
+      sb.append("  error:   ").append(u.failure().message()).append(": ").append(u.detail()).append('\n');
+    } else {
+      sb.append("  message: ").append(d.message()).append('\n');
+    }
+    return sb.toString();
+  }
+
+  private static String toJson(Vetting vetting, DaemonConfig config) {
+    AccessRequest r = vetting.request();
+    Decision d = decisionOf(vetting);
+    StringBuilder sb = new StringBuilder("{");
+    field(sb, "decision", d == null ? "unresolved" : d.verdict().label());
+    field(sb, "reason", d == null ? ((Vetting.Unresolved) vetting).failure().code() : d.reason().code());
+    field(sb, "source", d == null ? null : d.source().label());
+    field(sb, "proxy_error", d == null ? ((Vetting.Unresolved) vetting).failure().proxyError()
+        : d.reason().proxyError());
+    field(sb, "rule", d == null ? null : d.rule().map(rule -> rule.pattern().text()).orElse(null));
+    field(sb, "rule_origin", d == null ? null : d.rule().map(rule -> rule.origin()).orElse(null));
+    field(sb, "policy", config.policy().scope());
+    field(sb, "profile", config.profile());
+    field(sb, "protocol", r.protocol().label());
+    field(sb, "host", r.destination().host().value());
+    sb.append("\"port\":").append(r.destination().port()).append(',');
+    field(sb, "method", r.method());
+    field(sb, "message", d == null ? ((Vetting.Unresolved) vetting).detail() : d.message());
+    sb.append("\"addresses\":[");
+    if (vetting instanceof Vetting.Approved a) {
+      sb.append(a.addresses().stream().map(ip -> Json.quote(ip.toString())).collect(Collectors.joining(",")));
+    }
+    return sb.append("]}\n").toString();
+  }
+
+  private static void field(StringBuilder sb, String name, String value) {
+    sb.append(Json.quote(name)).append(':').append(value == null ? "null" : Json.quote(value)).append(',');
+  }
+}

@@ -1,0 +1,55 @@
+package dev.egressd.daemon;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code egressd} command line. Exit codes: 0 success/allowed, 1 denied, 2 configuration or usage error. */
+@Command(name = "egressd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "Egress-policy forward proxy for AI coding agents and CI jobs.",
+    subcommands = {RunCommand.class, CheckCommand.class, ValidateCommand.class, CaCommand.class, EnvCommand.class,
+        CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  /** Exit status for configuration and usage errors. */
+  static final int CONFIG_ERROR = 2;
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  /** Runs the command line and exits with its status. */
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The configured command line, without exiting; used by tests. */
+  static CommandLine commandLine() {
+    CommandLine cli = new CommandLine(new Main());
+    cli.setExitCodeExceptionMapper(e -> CONFIG_ERROR);
+    return cli;
+  }
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "missing command: run, check or validate");
+  }
+
+  /** Reads the version Maven wrote into the jar. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() throws IOException {
+      return new String[] {"egressd " + version()};
+    }
+
+    static String version() throws IOException {
+      Properties properties = new Properties();
+      try (InputStream in = Main.class.getResourceAsStream("/egressd-version.properties")) {
+        if (in != null) {
+          properties.load(in);
+        }
+      }
+      return properties.getProperty("version", "unknown");
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package dev.egressd.policy;
+
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The outcome of evaluating one request.
+ *
+ * @param verdict allow, deny or ask
+ * @param reason why, with a stable code
+ * @param source which part of the policy decided
+ * @param rule the rule that decided, if a rule did
+ * @param hint what the operator can change, e.g. {@code add "example.com" to allowed_domains in profile
+ *     "workspace"}; empty for allows
+ */
+public record Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint) {
+  /** The three outcomes, with the reference's wire labels. */
+  public enum Verdict {
+    /** Proceed. */
+    ALLOW("allow"),
+    /** Refuse. */
+    DENY("deny"),
+    /** Refuse unless a person approves; reserved for an interactive decider. */
+    ASK("ask");
+
+    private final String label;
+
+    Verdict(String label) {
+      this.label = label;
+    }
+
+    /** The wire label. */
+    public String label() {
+      return label;
+    }
+  }
+
+  /** Null checks only. */
+  public Decision {
+    Objects.requireNonNull(verdict, "verdict");
+    Objects.requireNonNull(reason, "reason");
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(rule, "rule");
+    Objects.requireNonNull(hint, "hint");
+  }
+
+  /** An allow by {@code rule}. */
+  public static Decision allow(Rule rule) {
+    return new Decision(Verdict.ALLOW, Reason.ALLOW, PolicySource.BASELINE_POLICY, Optional.of(rule), "");
+  }
+
+  /** A denial. */
+  public static Decision deny(Reason reason, PolicySource source, Rule rule, String hint) {
+    return new Decision(Verdict.DENY, reason, source, Optional.ofNullable(rule), hint);
+  }
+
+  /** True for {@link Verdict#ALLOW}. */
+  public boolean allowed() {
+    return verdict == Verdict.ALLOW;
+  }
+
+  /** The reason's sentence followed by the hint, for response bodies and logs. */
+  public String message() {
+    return hint.isEmpty() ? reason.message() : reason.message() + " " + hint;
+  }
+}

@@ -1,0 +1,231 @@
+package dev.egressd.policy;
+
+import dev.egressd.policy.internal.RuleIndex;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An immutable, compiled egress policy: the host rules plus the switches that shape a decision.
+ *
+ * <p>Built once per configuration load with {@link #builder()}; the rule indexes are built in the constructor, so
+ * evaluation never allocates per rule and costs the same at 10 or 100 000 patterns.
+ */
+public final class NetworkPolicy {
+  private final boolean enabled;
+  private final AccessMode mode;
+  private final boolean allowLocalBinding;
+  private final boolean mitm;
+  private final List<Rule> rules;
+  private final String scope;
+  private final RuleIndex allowIndex;
+  private final RuleIndex denyIndex;
+  private final List<Rule> interceptionRules;
+  private final RuleIndex interceptIndex;
+  private final RuleIndex bypassIndex;
+
+  private NetworkPolicy(Builder b) {
+    this.enabled = b.enabled;
+    this.mode = b.mode;
+    this.allowLocalBinding = b.allowLocalBinding;
+    this.mitm = b.mitm;
+    this.rules = List.copyOf(b.rules);
+    this.scope = b.scope;
+    List<Rule> allows = new ArrayList<>();
+    List<Rule> denies = new ArrayList<>();
+    for (Rule rule : rules) {
+      (rule.action() == Rule.Action.ALLOW ? allows : denies).add(rule);
+    }
+    this.allowIndex = new RuleIndex(allows);
+    this.denyIndex = new RuleIndex(denies);
+    this.interceptionRules = List.copyOf(b.interceptionRules);
+    List<Rule> intercept = new ArrayList<>();
+    List<Rule> bypass = new ArrayList<>();
+    for (Rule rule : interceptionRules) {
+      (rule.action() == Rule.Action.ALLOW ? intercept : bypass).add(rule);
+    }
+    this.interceptIndex = new RuleIndex(intercept);
+    this.bypassIndex = new RuleIndex(bypass);
+  }
+
+  /** A builder with the reference's defaults: enabled, full mode, no local binding, no MITM, no rules. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding everything this policy holds, for adding command-line rules or overriding the mode. */
+  public Builder toBuilder() {
+    Builder b = builder().enabled(enabled).mode(mode).allowLocalBinding(allowLocalBinding).mitm(mitm).scope(scope);
+    rules.forEach(b::addRule);
+    b.interceptionRules.addAll(interceptionRules);
+    return b;
+  }
+
+  /** {@code enabled}: when false every request is refused with {@link Reason#PROXY_DISABLED}. */
+  public boolean enabled() {
+    return enabled;
+  }
+
+  /** {@code mode}. */
+  public AccessMode mode() {
+    return mode;
+  }
+
+  /** {@code allow_local_binding}: when true, non-public destinations need only an allow match. */
+  public boolean allowLocalBinding() {
+    return allowLocalBinding;
+  }
+
+  /** {@code mitm}: whether the operator asked for TLS interception. */
+  public boolean mitm() {
+    return mitm;
+  }
+
+  /** Every rule, allow and deny, in configuration order. */
+  public List<Rule> rules() {
+    return rules;
+  }
+
+  /** Where this policy came from, for messages: e.g. {@code profile "workspace" in /etc/egressd.toml}. */
+  public String scope() {
+    return scope;
+  }
+
+  /**
+   * The most specific deny rule for the host and port, or null. For an IPv6 literal that embeds an IPv4 address
+   * (NAT64, 6to4, Teredo, compatible), rules for the embedded address apply too: see {@link #matchDenyAddress}.
+   */
+  public Rule matchDeny(HostName host, int port) {
+    Rule rule = denyIndex.match(host, port);
+    if (rule == null && host.isIpLiteral()) {
+      rule = matchDenyAddress(host.ip().orElseThrow(), port);
+    }
+    return rule;
+  }
+
+  /** The most specific allow rule for the host and port, or null. */
+  public Rule matchAllow(HostName host, int port) {
+    return allowIndex.match(host, port);
+  }
+
+  /**
+   * The most specific deny rule naming {@code address} by IP or CIDR, or null. A rule for the address itself wins;
+   * otherwise rules for the IPv4 address it embeds apply, because traffic to {@code 64:ff9b::a00:1} reaches
+   * {@code 10.0.0.1} and a deny rule must not be bypassed by respelling its address.
+   */
+  public Rule matchDenyAddress(IpAddress address, int port) {
+    Rule rule = denyIndex.matchIp(address, port);
+    if (rule != null || address.isIpv4()) {
+      return rule;
+    }
+    return AddressClassifier.embeddedIpv4(address).map(v4 -> denyIndex.matchIp(v4, port)).orElse(null);
+  }
+
+  /** The most specific allow rule naming {@code address} by IP or CIDR, or null. */
+  public Rule matchAllowAddress(IpAddress address, int port) {
+    return allowIndex.matchIp(address, port);
+  }
+
+  /**
+   * The interception rules: {@link Rule.Action#ALLOW} entries come from {@code mitm_domains} (intercept these hosts
+   * in full mode), {@link Rule.Action#DENY} entries from {@code mitm_bypass} (never intercept them in full mode).
+   */
+  public List<Rule> interceptionRules() {
+    return interceptionRules;
+  }
+
+  /**
+   * Whether a tunnel to {@code host:port} is intercepted when TLS interception is on: in limited mode always (the
+   * inner methods must be checked); in full mode only hosts matching {@code mitm_domains} and not
+   * {@code mitm_bypass}.
+   */
+  public boolean intercepts(HostName host, int port) {
+    if (!mitm) {
+      return false;
+    }
+    if (mode == AccessMode.LIMITED) {
+      return true; // bypass cannot apply: a tunnel nobody inspects would escape the method policy
+    }
+    return interceptIndex.match(host, port) != null && bypassIndex.match(host, port) == null;
+  }
+
+  /** True when the allow list contains {@code *}. */
+  public boolean allowsEverything() {
+    return rules.stream().anyMatch(r -> r.action() == Rule.Action.ALLOW && r.pattern().isGlobal());
+  }
+
+  /** Builds a {@link NetworkPolicy}. Defaults live here. */
+  public static final class Builder {
+    private boolean enabled = true;
+    private AccessMode mode = AccessMode.FULL;
+    private boolean allowLocalBinding;
+    private boolean mitm;
+    private final List<Rule> rules = new ArrayList<>();
+    private final List<Rule> interceptionRules = new ArrayList<>();
+    private String scope = "the configuration";
+
+    private Builder() {}
+
+    /** Sets {@code enabled}. */
+    public Builder enabled(boolean enabled) {
+      this.enabled = enabled;
+      return this;
+    }
+
+    /** Sets {@code mode}. */
+    public Builder mode(AccessMode mode) {
+      this.mode = Objects.requireNonNull(mode, "mode");
+      return this;
+    }
+
+    /** Sets {@code allow_local_binding}. */
+    public Builder allowLocalBinding(boolean allowLocalBinding) {
+      this.allowLocalBinding = allowLocalBinding;
+      return this;
+    }
+
+    /** Sets {@code mitm}. */
+    public Builder mitm(boolean mitm) {
+      this.mitm = mitm;
+      return this;
+    }
+
+    /**
+     * Adds a rule. A global {@code *} deny rule is refused, as the reference refuses it: it would make every other
+     * rule pointless and is almost always a typo for an allow. A port-scoped {@code *:25} deny is accepted.
+     */
+    public Builder addRule(Rule rule) {
+      Objects.requireNonNull(rule, "rule");
+      if (rule.action() == Rule.Action.DENY && rule.pattern().isGlobal()) {
+        throw new IllegalArgumentException("unsupported global wildcard domain pattern \"" + rule.pattern().text()
+            + "\" in a deny rule (" + rule.origin() + "); use exact hosts or scoped wildcards like *.example.com or"
+            + " **.example.com");
+      }
+      rules.add(rule);
+      return this;
+    }
+
+    /** Adds a {@code mitm_domains} entry: tunnels to matching hosts are intercepted in full mode. */
+    public Builder addInterceptedHost(HostPattern pattern, String origin) {
+      interceptionRules.add(new Rule(pattern, Rule.Action.ALLOW, origin));
+      return this;
+    }
+
+    /** Adds a {@code mitm_bypass} entry: tunnels to matching hosts stay opaque in full mode (certificate pinning). */
+    public Builder addInterceptionBypass(HostPattern pattern, String origin) {
+      interceptionRules.add(new Rule(pattern, Rule.Action.DENY, origin));
+      return this;
+    }
+
+    /** Describes where the policy came from, for messages. */
+    public Builder scope(String scope) {
+      this.scope = Objects.requireNonNull(scope, "scope");
+      return this;
+    }
+
+    /** Compiles the policy. */
+    public NetworkPolicy build() {
+      return new NetworkPolicy(this);
+    }
+  }
+}

@@ -1,0 +1,192 @@
+package dev.egressd.policy;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Evaluates requests against a {@link NetworkPolicy}. Pure: no I/O, no clock, no mutable state; safe to call from
+ * any thread, including event loops.
+ *
+ * <p>A request is decided in two steps so that DNS happens only for hosts the rules allow (the proxy is never a DNS
+ * side channel) and the address that is dialled is the address that was checked (no DNS rebinding):
+ * <ol>
+ *   <li>{@link #decide}, in order:
+ *     <ol>
+ *       <li>{@code enabled = false} refuses everything ({@link Reason#PROXY_DISABLED});</li>
+ *       <li>a matching deny rule refuses ({@link Reason#DENIED}); deny always wins;</li>
+ *       <li>no matching allow rule refuses ({@link Reason#NOT_ALLOWED}), without any lookup;</li>
+ *       <li>with {@code allow_local_binding = false}, an IP literal that is not public, or {@code localhost}, is
+ *           refused ({@link Reason#NOT_ALLOWED_LOCAL}) unless the matching allow rule names it explicitly (exact
+ *           host, IP or CIDR; never a wildcard);</li>
+ *       <li>the mode guard: limited mode permits only GET, HEAD and OPTIONS without upgrade, and refuses tunnels it
+ *           cannot look into ({@link Reason#METHOD_NOT_ALLOWED}, {@link Reason#MITM_REQUIRED}).</li>
+ *     </ol></li>
+ *   <li>{@link #vet}, once the caller has the addresses it will dial ({@link #literalAddresses} or a DNS answer):
+ *       an address matching a deny IP/CIDR rule refuses; with {@code allow_local_binding = false}, any address that
+ *       is not public refuses the whole host unless an allow IP/CIDR rule names that address.</li>
+ * </ol>
+ */
+public final class PolicyEngine {
+  private static final List<IpAddress> LOCALHOST = List.of(
+      IpAddress.parse("127.0.0.1").orElseThrow(), IpAddress.parse("::1").orElseThrow());
+
+  private final NetworkPolicy policy;
+  private final boolean interceptionAvailable;
+
+  /**
+   * Creates an engine.
+   *
+   * @param interceptionAvailable whether the proxy can terminate TLS in tunnels (and so enforce limited mode on
+   *     HTTPS): true only when the MITM stage is installed and the policy has {@code mitm = true}
+   */
+  public PolicyEngine(NetworkPolicy policy, boolean interceptionAvailable) {
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.interceptionAvailable = interceptionAvailable;
+  }
+
+  /**
+   * Whether an allowed tunnel for {@code request} (HTTPS CONNECT or SOCKS5 TCP) is to be intercepted rather than
+   * relayed opaquely: only when interception is available and {@link NetworkPolicy#intercepts} says so.
+   */
+  public boolean intercepts(AccessRequest request) {
+    return interceptionAvailable
+        && (request.protocol() == Protocol.HTTPS_CONNECT || request.protocol() == Protocol.SOCKS5_TCP)
+        && policy.intercepts(request.destination().host(), request.destination().port());
+  }
+
+  /** The policy this engine evaluates. */
+  public NetworkPolicy policy() {
+    return policy;
+  }
+
+  /** Step 1: everything that can be decided without a lookup. */
+  public Decision decide(AccessRequest request) {
+    Objects.requireNonNull(request, "request");
+    HostName host = request.destination().host();
+    int port = request.destination().port();
+    if (!policy.enabled()) {
+      return Decision.deny(Reason.PROXY_DISABLED, PolicySource.PROXY_STATE, null,
+          "Set enabled = true in " + policy.scope() + ".");
+    }
+    Rule deny = policy.matchDeny(host, port);
+    if (deny != null) {
+      return Decision.deny(Reason.DENIED, PolicySource.BASELINE_POLICY, deny,
+          "Rule \"" + deny.pattern().text() + "\" (" + deny.origin() + ") denies " + host.authorityForm() + ".");
+    }
+    Rule allow = policy.matchAllow(host, port);
+    if (allow == null) {
+      return Decision.deny(Reason.NOT_ALLOWED, PolicySource.BASELINE_POLICY, null,
+          "Add \"" + host.value() + "\" to allowed_domains in " + policy.scope() + ".");
+    }
+    if (!policy.allowLocalBinding() && isLocalLiteral(host) && !allow.pattern().isExplicit()) {
+      return Decision.deny(Reason.NOT_ALLOWED_LOCAL, PolicySource.BASELINE_POLICY, allow,
+          host.authorityForm() + " is not a public address (" + localLabel(host) + "); allow it with an exact rule"
+              + " (\"" + host.value() + "\") or set allow_local_binding = true in " + policy.scope() + ".");
+    }
+    return modeGuard(request, allow);
+  }
+
+  /**
+   * The addresses to dial for a host that needs no DNS: the address of an IP literal, or loopback for
+   * {@code localhost}. Empty when the host must be resolved.
+   */
+  public Optional<List<IpAddress>> literalAddresses(HostName host) {
+    if (host.isIpLiteral()) {
+      return Optional.of(List.of(host.ip().orElseThrow()));
+    }
+    return host.isLocalhost() ? Optional.of(LOCALHOST) : Optional.empty();
+  }
+
+  /**
+   * Step 2: checks the addresses the caller is about to dial, for a request {@link #decide} allowed.
+   *
+   * @param addresses every address of the answer; all of them are checked, not just the first
+   * @return {@code allowed} unchanged when every address passes, else a denial naming the first offending address
+   */
+  public Decision vet(AccessRequest request, Decision allowed, List<IpAddress> addresses) {
+    Objects.requireNonNull(request, "request");
+    if (!Objects.requireNonNull(allowed, "allowed").allowed()) {
+      throw new IllegalArgumentException("allowed: " + allowed + " (expected: an allow decision)");
+    }
+    if (addresses.isEmpty()) {
+      throw new IllegalArgumentException("addresses: [] (expected: at least one address)");
+    }
+    HostName host = request.destination().host();
+    int port = request.destination().port();
+    Rule allowRule = allowed.rule().orElse(null);
+    for (IpAddress address : addresses) {
+      Rule deny = policy.matchDenyAddress(address, port);
+      if (deny != null) {
+        return Decision.deny(Reason.DENIED, PolicySource.BASELINE_POLICY, deny, host.authorityForm()
+            + " resolved to " + address + ", which rule \"" + deny.pattern().text() + "\" (" + deny.origin()
+            + ") denies.");
+      }
+      AddressClass addressClass = AddressClassifier.classify(address);
+      if (policy.allowLocalBinding() || addressClass.isPublic() || explicitlyAllowed(host, allowRule, address, port)) {
+        continue;
+      }
+      String resolved = host.isIpLiteral() ? host.authorityForm() + " is" : host.value() + " resolved to " + address
+          + ", which is";
+      return Decision.deny(Reason.NOT_ALLOWED_LOCAL, PolicySource.BASELINE_POLICY, allowRule,
+          resolved + " not a public address (" + addressClass.label() + "); allow that address with an IP or CIDR"
+              + " rule or set allow_local_binding = true in " + policy.scope() + ".");
+    }
+    return allowed;
+  }
+
+  private boolean explicitlyAllowed(HostName host, Rule allowRule, IpAddress address, int port) {
+    if (allowRule != null && allowRule.pattern().isExplicit() && (host.isIpLiteral() || host.isLocalhost())) {
+      return true; // decide() already required an explicit rule for this literal
+    }
+    return policy.matchAllowAddress(address, port) != null;
+  }
+
+  private Decision modeGuard(AccessRequest request, Rule allow) {
+    if (policy.mode() == AccessMode.FULL) {
+      return Decision.allow(allow);
+    }
+    String limited = "mode = \"limited\" in " + policy.scope();
+    switch (request.protocol()) {
+      case HTTP, HTTPS -> {
+        if (!policy.mode().allowsMethod(request.method())) {
+          return Decision.deny(Reason.METHOD_NOT_ALLOWED, PolicySource.MODE_GUARD, allow,
+              limited + " permits only GET, HEAD and OPTIONS.");
+        }
+        if (request.upgrade()) {
+          return Decision.deny(Reason.METHOD_NOT_ALLOWED, PolicySource.MODE_GUARD, allow,
+              limited + " does not permit protocol upgrades.");
+        }
+      }
+      case HTTPS_CONNECT -> {
+        if (!interceptionAvailable) {
+          return Decision.deny(Reason.MITM_REQUIRED, PolicySource.MODE_GUARD, allow,
+              limited + " needs TLS interception to check methods inside tunnels, and it is not available.");
+        }
+      }
+      case SOCKS5_TCP -> {
+        if (request.destination().port() != 443) {
+          return Decision.deny(Reason.METHOD_NOT_ALLOWED, PolicySource.MODE_GUARD, allow,
+              limited + " permits SOCKS5 only to port 443.");
+        }
+        if (!interceptionAvailable) {
+          return Decision.deny(Reason.MITM_REQUIRED, PolicySource.MODE_GUARD, allow,
+              limited + " needs TLS interception to check methods inside tunnels, and it is not available.");
+        }
+      }
+      case SOCKS5_UDP -> {
+        return Decision.deny(Reason.METHOD_NOT_ALLOWED, PolicySource.MODE_GUARD, allow,
+            limited + " does not permit UDP.");
+      }
+    }
+    return Decision.allow(allow);
+  }
+
+  private static boolean isLocalLiteral(HostName host) {
+    return host.isLocalhost() || host.isIpLiteral() && !AddressClassifier.isPublic(host.ip().orElseThrow());
+  }
+
+  private static String localLabel(HostName host) {
+    return host.isLocalhost() ? "loopback" : AddressClassifier.classify(host.ip().orElseThrow()).label();
+  }
+}

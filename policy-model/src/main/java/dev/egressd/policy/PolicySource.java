@@ -1,0 +1,24 @@
+package dev.egressd.policy;
+
+/** Which part of the policy produced a decision; wire labels match the reference's {@code network.policy.source}. */
+public enum PolicySource {
+  /** The host rules and the local-address check. */
+  BASELINE_POLICY("baseline_policy"),
+  /** The access mode (limited-mode method and interception checks). */
+  MODE_GUARD("mode_guard"),
+  /** Proxy-wide state, e.g. {@code enabled = false}. */
+  PROXY_STATE("proxy_state"),
+  /** An external decider consulted for allowlist misses (reserved). */
+  DECIDER("decider");
+
+  private final String label;
+
+  PolicySource(String label) {
+    this.label = label;
+  }
+
+  /** The wire label, e.g. {@code baseline_policy}. */
+  public String label() {
+    return label;
+  }
+}

@@ -1,0 +1,42 @@
+package dev.egressd.policy;
+
+import java.util.Objects;
+
+/**
+ * One allow or deny entry of a policy.
+ *
+ * @param pattern what it matches
+ * @param action allow or deny
+ * @param origin where it came from, for people: {@code "egressd.toml:12 network.domains"} or {@code "--allow"}
+ */
+public record Rule(HostPattern pattern, Action action, String origin) {
+  /** What a matching rule does. */
+  public enum Action {
+    /** Permit the destination (subject to the local-address and mode checks). */
+    ALLOW,
+    /** Refuse the destination; deny always wins over allow. */
+    DENY
+  }
+
+  /** Null checks only. */
+  public Rule {
+    Objects.requireNonNull(pattern, "pattern");
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(origin, "origin");
+  }
+
+  /** Shorthand used by the CLI and tests. */
+  public static Rule allow(String pattern, String origin) {
+    return new Rule(HostPattern.parse(pattern), Action.ALLOW, origin);
+  }
+
+  /** Shorthand used by the CLI and tests. */
+  public static Rule deny(String pattern, String origin) {
+    return new Rule(HostPattern.parse(pattern), Action.DENY, origin);
+  }
+
+  @Override
+  public String toString() {
+    return action.name().toLowerCase(java.util.Locale.ROOT) + " " + pattern.canonical() + " (" + origin + ")";
+  }
+}

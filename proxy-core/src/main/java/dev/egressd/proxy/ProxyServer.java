@@ -1,0 +1,245 @@
+package dev.egressd.proxy;
+
+import dev.egressd.audit.AuditSink;
+import dev.egressd.policy.PolicyEngine;
+import dev.egressd.proxy.dns.Resolver;
+import dev.egressd.proxy.http.HttpProxyInitializer;
+import dev.egressd.proxy.internal.DrainEvent;
+import dev.egressd.proxy.internal.Transport;
+import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.TunnelInterceptor;
+import dev.egressd.proxy.tunnel.UpstreamConnector;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+/**
+ * The running proxy: the HTTP listener (absolute-form forwarding and CONNECT) plus any listeners other front-end
+ * modules contribute (SOCKS5), all on one set of event loops and one {@link UpstreamConnector}.
+ *
+ * <p>{@link #start} binds every listener and returns once they accept connections. {@link #close} stops accepting,
+ * closes idle connections, lets requests in flight and tunnels finish for a grace period, then closes the rest.
+ */
+public final class ProxyServer implements AutoCloseable {
+  /** The name of the built-in HTTP listener. */
+  public static final String HTTP = "http";
+
+  /** Builds the client-side pipeline initializer of a contributed listener. */
+  @FunctionalInterface
+  public interface FrontEnd {
+    /** Called once, before the listener binds; the handler must be sharable (an initializer). */
+    ChannelHandler initializer(ListenerContext context);
+  }
+
+  /**
+   * What a front end needs to build its pipelines.
+   *
+   * @param connector the shared decide-resolve-vet-connect path
+   * @param options timeouts and limits
+   * @param datagramChannelType the datagram channel class matching the event loops (for UDP relays)
+   * @param interceptor the TLS interception stage for tunnels the policy says to intercept, or null without one
+   */
+  public record ListenerContext(UpstreamConnector connector, ProxyOptions options,
+      Class<? extends DatagramChannel> datagramChannelType, TunnelInterceptor interceptor) {}
+
+  /**
+   * A listener contributed by a front-end module.
+   *
+   * @param name a short unique name, e.g. {@code socks5}
+   * @param address where to bind (port 0 picks a free port)
+   * @param frontEnd builds its pipeline
+   */
+  public record Listener(String name, InetSocketAddress address, FrontEnd frontEnd) {
+    /** Null checks only. */
+    public Listener {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(address, "address");
+      Objects.requireNonNull(frontEnd, "frontEnd");
+    }
+  }
+
+  private final Transport transport;
+  private final EventLoopGroup bossGroup;
+  private final EventLoopGroup workerGroup;
+  private final Map<String, Channel> listeners;
+  private final ChannelGroup connections;
+  private final UpstreamConnector connector;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private ProxyServer(Transport transport, EventLoopGroup bossGroup, EventLoopGroup workerGroup,
+      Map<String, Channel> listeners, ChannelGroup connections, UpstreamConnector connector) {
+    this.transport = transport;
+    this.bossGroup = bossGroup;
+    this.workerGroup = workerGroup;
+    this.listeners = listeners;
+    this.connections = connections;
+    this.connector = connector;
+  }
+
+  /** Starts the HTTP listener only, without interception. */
+  public static ProxyServer start(ProxyOptions options, Supplier<PolicyEngine> engine, Resolver resolver,
+      AuditSink audit) throws InterruptedException {
+    return start(options, engine, resolver, audit, List.of(), null);
+  }
+
+  /**
+   * Binds the HTTP listener and {@code extraListeners}.
+   *
+   * @param engine supplies the current policy engine; read once per request
+   * @param interceptorFactory creates the TLS interception stage, or null for none; the engine must only ask for
+   *     interception when there is one
+   * @throws InterruptedException if interrupted while binding
+   * @throws io.netty.channel.ChannelException or another exception when an address cannot be bound; listeners
+   *     bound so far are closed again
+   */
+  public static ProxyServer start(ProxyOptions options, Supplier<PolicyEngine> engine, Resolver resolver,
+      AuditSink audit, List<Listener> extraListeners, TunnelInterceptor.Factory interceptorFactory)
+      throws InterruptedException {
+    Objects.requireNonNull(options, "options");
+    Transport transport = Transport.select(options.transport());
+    EventLoopGroup boss = transport.newGroup(1);
+    EventLoopGroup workers = transport.newGroup(0);
+    Map<String, Channel> bound = new LinkedHashMap<>();
+    try {
+      List<Listener> all = new ArrayList<>();
+      all.add(new Listener(HTTP, options.httpListen(), context -> new HttpProxyInitializer(context.connector(),
+          context.options(), context.interceptor())));
+      all.addAll(extraListeners);
+      LoopGuard loopGuard = new LoopGuard();
+      for (Listener listener : all) {
+        if (listener.address().getPort() != 0) {
+          loopGuard.addListener(listener.address()); // known before bind, so no request can race the guard
+        }
+      }
+      UpstreamConnector connector = new UpstreamConnector(engine, resolver, audit, transport.channelType(),
+          options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), loopGuard);
+      TunnelInterceptor interceptor = interceptorFactory == null ? null
+          : interceptorFactory.create(connector, options);
+      ListenerContext context = new ListenerContext(connector, options, transport.datagramChannelType(),
+          interceptor);
+      ChannelGroup connections = new DefaultChannelGroup("egressd-connections", GlobalEventExecutor.INSTANCE);
+      for (Listener listener : all) {
+        if (bound.containsKey(listener.name())) {
+          throw new IllegalArgumentException("listener name: " + listener.name() + " (expected: unique)");
+        }
+        Channel channel = bind(transport, boss, workers, connections, listener.frontEnd().initializer(context),
+            listener.address());
+        loopGuard.addListener((InetSocketAddress) channel.localAddress());
+        bound.put(listener.name(), channel);
+      }
+      return new ProxyServer(transport, boss, workers, Map.copyOf(bound), connections, connector);
+    } catch (InterruptedException | RuntimeException e) {
+      bound.values().forEach(Channel::close);
+      boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      throw e;
+    }
+  }
+
+  private static Channel bind(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
+      ChannelGroup connections, ChannelHandler initializer, InetSocketAddress address) throws InterruptedException {
+    return new ServerBootstrap()
+        .group(boss, workers)
+        .channel(transport.serverChannelType())
+        .option(ChannelOption.SO_BACKLOG, 1024)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.AUTO_READ, false)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRegistered(ChannelHandlerContext ctx) {
+            connections.add(ctx.channel());
+            ctx.pipeline().replace(this, null, initializer);
+            ctx.fireChannelRegistered();
+          }
+
+          @Override
+          public boolean isSharable() {
+            return true;
+          }
+        })
+        .bind(address)
+        .sync()
+        .channel();
+  }
+
+  /** The address the HTTP listener is bound to (with the real port when port 0 was requested). */
+  public InetSocketAddress httpAddress() {
+    return address(HTTP);
+  }
+
+  /** The bound address of the listener called {@code name}. */
+  public InetSocketAddress address(String name) {
+    Channel channel = listeners.get(name);
+    if (channel == null) {
+      throw new IllegalArgumentException("listener: " + name + " (expected one of " + listeners.keySet() + ")");
+    }
+    return (InetSocketAddress) channel.localAddress();
+  }
+
+  /** The transport in use: {@code epoll} or {@code nio}. */
+  public String transportName() {
+    return transport.name();
+  }
+
+  /** The shared connector. */
+  public UpstreamConnector connector() {
+    return connector;
+  }
+
+  /** Client connections currently open, on every listener. */
+  public int openConnections() {
+    return connections.size();
+  }
+
+  /**
+   * Stops accepting, closes idle keep-alive connections, lets requests in flight and open tunnels continue for up to
+   * {@code grace}, then closes the rest and shuts the event loops down. Closing twice does nothing the second time.
+   */
+  public void close(Duration grace) {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    listeners.values().forEach(channel -> channel.close().syncUninterruptibly());
+    for (Channel connection : connections) {
+      connection.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
+    }
+    long deadline = System.nanoTime() + grace.toNanos();
+    while (!connections.isEmpty() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    connections.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+    bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  /** {@link #close(Duration)} with no grace period. */
+  @Override
+  public void close() {
+    close(Duration.ZERO);
+  }
+}

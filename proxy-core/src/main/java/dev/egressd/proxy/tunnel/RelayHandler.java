@@ -1,0 +1,95 @@
+package dev.egressd.proxy.tunnel;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.Objects;
+
+/**
+ * Copies bytes from its channel to a peer channel with backpressure: the next read is requested only after the
+ * previous write completed (auto-read is off on both sides), so a slow reader stalls the fast writer instead of
+ * filling memory. Both channels run on one event loop, so no synchronisation is needed.
+ *
+ * <p>When either side closes, the other is closed after pending writes flush. One instance per direction.
+ */
+public final class RelayHandler extends ChannelInboundHandlerAdapter {
+  /** Receives the byte count of this direction when the relay ends. */
+  @FunctionalInterface
+  public interface Completion {
+    /** Called once, on the event loop, when this side becomes inactive. */
+    void closed(long bytesRelayed);
+  }
+
+  private final Channel peer;
+  private final Completion completion;
+  private long bytes;
+
+  /** Relays what this channel reads into {@code peer}. */
+  public RelayHandler(Channel peer, Completion completion) {
+    this.peer = Objects.requireNonNull(peer, "peer");
+    this.completion = Objects.requireNonNull(completion, "completion");
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    if (ctx.channel().isActive()) {
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ByteBuf buf)) {
+      // A codec removed at hand-over may still emit an end-of-message marker; only bytes cross a tunnel.
+      ReferenceCountUtil.release(msg);
+      ctx.read();
+      return;
+    }
+    if (!peer.isActive()) {
+      buf.release();
+      ctx.close();
+      return;
+    }
+    bytes += buf.readableBytes();
+    peer.writeAndFlush(buf).addListener((ChannelFutureListener) f -> {
+      if (f.isSuccess()) {
+        ctx.read();
+      } else {
+        ctx.close();
+      }
+    });
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    closeOnFlush(peer);
+    completion.closed(bytes);
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent) {
+      ctx.close();
+    } else {
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    // Resets and broken pipes end tunnels all the time; closing both sides is the whole response.
+    ctx.close();
+  }
+
+  /** Closes {@code channel} once everything written so far has been flushed. */
+  public static void closeOnFlush(Channel channel) {
+    if (channel.isActive()) {
+      channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+}

@@ -1,0 +1,218 @@
+package dev.egressd.proxy.tunnel;
+
+import dev.egressd.audit.AuditEvent;
+import dev.egressd.audit.AuditSink;
+import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.IpAddress;
+import dev.egressd.policy.PolicyEngine;
+import dev.egressd.policy.PolicySource;
+import dev.egressd.policy.Reason;
+import dev.egressd.proxy.dns.Resolver;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.resolver.NoopAddressResolverGroup;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * Decides, resolves, vets and connects: the one path every front end (HTTP forwarding, CONNECT, SOCKS5) and the
+ * {@code check} command use, so they cannot disagree.
+ *
+ * <p>Resolution happens only after {@link PolicyEngine#decide} allowed the name, every answer is vetted, and the
+ * connection goes to a vetted address through a {@link Bootstrap} that cannot resolve again
+ * ({@link NoopAddressResolverGroup}). Exactly one {@link AuditEvent.PolicyDecision} is recorded per vetting.
+ */
+public final class UpstreamConnector {
+  private final Supplier<PolicyEngine> engine;
+  private final Resolver resolver;
+  private final AuditSink audit;
+  private final Class<? extends Channel> channelType;
+  private final Duration connectTimeout;
+  private final Duration resolveTimeout;
+  private final Clock clock;
+  private final LoopGuard loopGuard;
+
+  /**
+   * Creates a connector.
+   *
+   * @param engine the current engine; read once per request, so a reload applies to the next request
+   * @param channelType the socket channel class matching the event loops' transport
+   * @param loopGuard the proxy's own listeners, which are never dialled
+   */
+  public UpstreamConnector(Supplier<PolicyEngine> engine, Resolver resolver, AuditSink audit,
+      Class<? extends Channel> channelType, Duration connectTimeout, Duration resolveTimeout, Clock clock,
+      LoopGuard loopGuard) {
+    this.engine = Objects.requireNonNull(engine, "engine");
+    this.resolver = Objects.requireNonNull(resolver, "resolver");
+    this.audit = Objects.requireNonNull(audit, "audit");
+    this.channelType = Objects.requireNonNull(channelType, "channelType");
+    this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
+    this.resolveTimeout = Objects.requireNonNull(resolveTimeout, "resolveTimeout");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.loopGuard = Objects.requireNonNull(loopGuard, "loopGuard");
+  }
+
+  /** The engine in force now (it may change between requests when the policy is reloaded). */
+  public PolicyEngine currentEngine() {
+    return engine.get();
+  }
+
+  /** The sink this connector records to, for front ends that record their own events. */
+  public AuditSink audit() {
+    return audit;
+  }
+
+  /** The clock used for event timestamps. */
+  public Clock clock() {
+    return clock;
+  }
+
+  /** Records a decision made outside {@link #vet} (for example a malformed or unsupported request). */
+  public void recordDecision(AccessRequest request, Decision decision) {
+    audit.record(new AuditEvent.PolicyDecision(clock.instant(), request, decision));
+  }
+
+  /** Decides {@code request}, resolves it if allowed, and vets the answers. Completes on {@code executor}. */
+  public Future<Vetting> vet(AccessRequest request, EventExecutor executor) {
+    Promise<Vetting> result = executor.newPromise();
+    PolicyEngine current = engine.get();
+    Decision decision = current.decide(request);
+    if (!decision.allowed()) {
+      return finish(result, new Vetting.Refused(request, decision));
+    }
+    Optional<List<IpAddress>> literal = current.literalAddresses(request.destination().host());
+    if (literal.isPresent()) {
+      return finish(result, vetted(current, request, decision, literal.get()));
+    }
+    Promise<List<IpAddress>> lookup = executor.newPromise();
+    Future<?> timeout = executor.schedule(() -> lookup.tryFailure(new DnsTimeoutException()),
+        resolveTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    lookup.addListener(f -> {
+      timeout.cancel(false);
+      if (f.isSuccess() && !lookup.getNow().isEmpty()) {
+        finish(result, vetted(current, request, decision, lookup.getNow()));
+      } else {
+        boolean timedOut = f.cause() instanceof DnsTimeoutException;
+        String detail = f.cause() == null ? "no addresses" : String.valueOf(f.cause().getMessage());
+        finish(result, new Vetting.Unresolved(request,
+            timedOut ? UpstreamFailure.DNS_TIMEOUT : UpstreamFailure.DNS_FAILURE, detail));
+      }
+    });
+    resolver.resolve(request.destination().host(), lookup);
+    return result;
+  }
+
+  /**
+   * Connects to the first reachable vetted address, trying them in order, on {@code loop} (the client's loop, so
+   * both sides of a connection share one thread). The new channel has auto-read off.
+   */
+  public Future<Channel> connect(Vetting.Approved target, EventLoop loop, ChannelHandler initializer) {
+    Promise<Channel> result = loop.newPromise();
+    Bootstrap bootstrap = new Bootstrap()
+        .group(loop)
+        .channel(channelType)
+        .resolver(NoopAddressResolverGroup.INSTANCE)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
+        .handler(initializer);
+    attempt(bootstrap, target, 0, null, result);
+    return result;
+  }
+
+  /** Maps a connect exception to the failure the client is told about. */
+  public static UpstreamFailure classify(Throwable cause) {
+    if (cause instanceof javax.net.ssl.SSLException) {
+      return UpstreamFailure.UPSTREAM_TLS;
+    }
+    if (cause instanceof ConnectTimeoutException) {
+      return UpstreamFailure.CONNECT_TIMEOUT;
+    }
+    String message = String.valueOf(cause == null ? null : cause.getMessage());
+    if (cause instanceof ConnectException && message.contains("refused")) {
+      return UpstreamFailure.CONNECT_REFUSED;
+    }
+    if (message.contains("Network is unreachable") || message.contains("Network unreachable")) {
+      return UpstreamFailure.NETWORK_UNREACHABLE;
+    }
+    return UpstreamFailure.UNREACHABLE;
+  }
+
+  /** Records that an allowed request failed upstream. */
+  public void recordFailure(AccessRequest request, UpstreamFailure failure) {
+    audit.record(new AuditEvent.UpstreamFailure(clock.instant(), request, failure.code()));
+  }
+
+  private void attempt(Bootstrap bootstrap, Vetting.Approved target, int index, Throwable last,
+      Promise<Channel> result) {
+    if (index >= target.addresses().size()) {
+      result.tryFailure(last);
+      return;
+    }
+    InetSocketAddress address = new InetSocketAddress(
+        target.addresses().get(index).toInetAddress(), target.request().destination().port());
+    ChannelFuture connect = bootstrap.connect(address);
+    connect.addListener(f -> {
+      if (f.isSuccess()) {
+        if (!result.trySuccess(connect.channel())) {
+          connect.channel().close(); // the client went away meanwhile
+        }
+      } else {
+        attempt(bootstrap, target, index + 1, f.cause(), result);
+      }
+    });
+  }
+
+  private static Decision decisionOf(Vetting vetting) {
+    return vetting instanceof Vetting.Refused refused ? refused.decision()
+        : vetting instanceof Vetting.Approved approved ? approved.decision() : null;
+  }
+
+  private Future<Vetting> finish(Promise<Vetting> result, Vetting vetting) {
+    Decision decision = decisionOf(vetting);
+    if (decision != null) {
+      recordDecision(vetting.request(), decision);
+    } else {
+      recordFailure(vetting.request(), ((Vetting.Unresolved) vetting).failure());
+    }
+    result.trySuccess(vetting);
+    return result;
+  }
+
+  private Vetting vetted(PolicyEngine engine, AccessRequest request, Decision allowed, List<IpAddress> addresses) {
+    Decision vetted = engine.vet(request, allowed, addresses);
+    if (!vetted.allowed()) {
+      return new Vetting.Refused(request, vetted);
+    }
+    for (IpAddress address : addresses) {
+      if (loopGuard.isSelf(address, request.destination().port())) {
+        return new Vetting.Refused(request, Decision.deny(Reason.PROXY_LOOP, PolicySource.PROXY_STATE, null,
+            request.destination().authority() + " is egressd's own listener."));
+      }
+    }
+    return new Vetting.Approved(request, vetted, addresses, engine.intercepts(request));
+  }
+
+  private static final class DnsTimeoutException extends UnknownHostException {
+    DnsTimeoutException() {
+      super("DNS lookup timed out");
+    }
+  }
+}

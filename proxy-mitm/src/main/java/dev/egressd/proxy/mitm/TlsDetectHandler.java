@@ -1,0 +1,195 @@
+package dev.egressd.proxy.mitm;
+
+import dev.egressd.policy.AccessMode;
+import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.HostName;
+import dev.egressd.policy.InvalidHostException;
+import dev.egressd.policy.PolicySource;
+import dev.egressd.policy.Protocol;
+import dev.egressd.policy.Reason;
+import dev.egressd.proxy.PipelineNames;
+import dev.egressd.proxy.http.InterceptedHttp;
+import dev.egressd.proxy.tunnel.Tunnel;
+import dev.egressd.proxy.tunnel.Vetting;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.ssl.SniHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AsyncMapping;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLHandshakeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Looks at the first bytes of an intercepted tunnel, once. A TLS record starts interception: an {@link SniHandler}
+ * checks the server name against the tunnel's host (a different name is refused: the certificate is only ever
+ * minted for the host the policy approved) and then terminates TLS, and the proxy's HTTP handler serves the
+ * requests inside. Anything else is refused in limited mode (nothing could check its methods) and relayed as an
+ * opaque tunnel in full mode (a host listed in {@code mitm_domains} that turns out to speak SSH, say).
+ */
+final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(TlsDetectHandler.class);
+  private static final int TLS_RECORD_HEADER = 5;
+
+  private final MitmStage stage;
+  private final Vetting.Approved tunnel;
+  private CompositeByteBuf first;
+  private ScheduledFuture<?> deadline;
+
+  TlsDetectHandler(MitmStage stage, Vetting.Approved tunnel) {
+    this.stage = stage;
+    this.tunnel = tunnel;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    first = ctx.alloc().compositeBuffer();
+    // Covers the wait for the first bytes; SslHandler's own timeout covers the rest of the handshake.
+    deadline = ctx.executor().schedule(() -> {
+      log.debug("closing tunnel {}: no TLS from {} within {}", tunnel.request().destination(),
+          tunnel.request().client(), stage.options().handshakeTimeout());
+      ctx.close();
+    }, stage.options().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ByteBuf buf)) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    first.addComponent(true, buf);
+    if (first.readableBytes() < TLS_RECORD_HEADER) {
+      ctx.read();
+      return;
+    }
+    deadline.cancel(false);
+    if (SslHandler.isEncrypted(first, false)) {
+      startTls(ctx);
+    } else {
+      opaque(ctx);
+    }
+  }
+
+  private void startTls(ChannelHandlerContext ctx) {
+    SniHandler sni = new SniHandler(new LeafMapping(ctx.channel()), 16 * 1024,
+        stage.options().handshakeTimeout().toMillis());
+    ctx.pipeline().addAfter(ctx.name(), PipelineNames.CLIENT_TLS, sni);
+    InterceptedHttp.install(ctx.pipeline(), stage.connector(), stage.proxyOptions(),
+        new InterceptedHttp.Tunnel(tunnel.request(), stage.upstreamTls()));
+    ByteBuf hello = first;
+    first = null;
+    ctx.pipeline().remove(this);
+    ctx.fireChannelRead(hello);
+  }
+
+  /** Picks the leaf for the tunnel's host, and refuses a ClientHello that names another host. */
+  private final class LeafMapping implements AsyncMapping<String, SslContext> {
+    private final Channel client;
+    private boolean refused;
+
+    LeafMapping(Channel client) {
+      this.client = client;
+    }
+
+    @Override
+    public Future<SslContext> map(String serverName, Promise<SslContext> promise) {
+      HostName host = tunnel.request().destination().host();
+      if (serverName != null && !sameHost(serverName, host)) {
+        if (!refused) {
+          refused = true;
+          record(Reason.HOST_MISMATCH, PolicySource.BASELINE_POLICY, "TLS server name " + serverName
+              + " is not the tunnel's host " + host.value() + ".");
+        }
+        client.close();
+        return promise.setFailure(new SSLHandshakeException("SNI " + serverName + " does not match " + host));
+      }
+      try {
+        return promise.setSuccess(stage.minter().serverContext(host));
+      } catch (RuntimeException e) {
+        log.warn("cannot mint a certificate for {}: {}", host, e.toString());
+        client.close();
+        return promise.setFailure(e);
+      }
+    }
+  }
+
+  private static boolean sameHost(String serverName, HostName host) {
+    try {
+      return HostName.parse(serverName).equals(host);
+    } catch (InvalidHostException e) {
+      return false;
+    }
+  }
+
+  private void opaque(ChannelHandlerContext ctx) {
+    if (stage.connector().currentEngine().policy().mode() == AccessMode.LIMITED) {
+      record(Reason.OPAQUE_TUNNEL, PolicySource.MODE_GUARD, "The client sent something other than TLS into a"
+          + " tunnel that limited mode must inspect.");
+      release();
+      ctx.close();
+      return;
+    }
+    stage.connector().connect(tunnel, ctx.channel().eventLoop(), new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(Channel ch) {
+        ch.pipeline().addLast(PipelineNames.IDLE_TIMEOUT, new IdleStateHandler(0, 0,
+            stage.proxyOptions().idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+      }
+    }).addListener(f -> {
+      if (!f.isSuccess() || !ctx.channel().isActive()) {
+        release();
+        ctx.close();
+        if (f.isSuccess()) {
+          ((Channel) f.getNow()).close();
+        }
+        return;
+      }
+      ArrayDeque<Object> early = new ArrayDeque<>();
+      early.add(first);
+      first = null;
+      Tunnel.handOver(ctx.channel(), (Channel) f.getNow(), tunnel.request(), stage.connector().audit(),
+          stage.connector().clock(), early, PipelineNames.TLS_DETECT);
+    });
+  }
+
+  private void record(Reason reason, PolicySource source, String hint) {
+    AccessRequest inner = AccessRequest.of(tunnel.request().destination(), Protocol.HTTPS, null,
+        tunnel.request().client());
+    stage.connector().recordDecision(inner, Decision.deny(reason, source, null, hint));
+  }
+
+  private void release() {
+    if (first != null) {
+      first.release();
+      first = null;
+    }
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (deadline != null) {
+      deadline.cancel(false);
+    }
+    release();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("intercepted tunnel {} failed: {}", tunnel.request().destination(), cause.toString());
+    ctx.close();
+  }
+}

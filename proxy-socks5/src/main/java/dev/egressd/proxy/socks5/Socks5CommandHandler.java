@@ -1,0 +1,305 @@
+package dev.egressd.proxy.socks5;
+
+import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Destination;
+import dev.egressd.policy.HostName;
+import dev.egressd.policy.InvalidHostException;
+import dev.egressd.policy.Protocol;
+import dev.egressd.policy.Reason;
+import dev.egressd.proxy.PipelineNames;
+import dev.egressd.proxy.ProxyOptions;
+import dev.egressd.proxy.internal.DrainEvent;
+import dev.egressd.proxy.tunnel.Tunnel;
+import dev.egressd.proxy.tunnel.TunnelInterceptor;
+import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.tunnel.UpstreamFailure;
+import dev.egressd.proxy.tunnel.Vetting;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
+import io.netty.handler.codec.socksx.v5.Socks5AddressType;
+import io.netty.handler.codec.socksx.v5.Socks5CommandRequest;
+import io.netty.handler.codec.socksx.v5.Socks5CommandStatus;
+import io.netty.handler.codec.socksx.v5.Socks5CommandType;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Carries out one SOCKS5 command. CONNECT goes through the same {@link UpstreamConnector} as an HTTP CONNECT
+ * (protocol {@code socks5_tcp}) and ends in a {@link Tunnel}; UDP ASSOCIATE starts a {@link Socks5UdpRelayHandler}
+ * and keeps the control connection open until either ends; BIND is refused (0x07).
+ *
+ * <p>Reply codes: policy refusal 0x02, network unreachable 0x03, host unreachable or DNS failure 0x04, connection
+ * refused 0x05, timeout 0x06, unsupported command 0x07, unsupported address type 0x08, anything else 0x01.
+ */
+final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(Socks5CommandHandler.class);
+
+  /** What every command needs, shared by all connections of a listener. */
+  record Settings(UpstreamConnector connector, ProxyOptions options, Socks5Options socks,
+      Class<? extends DatagramChannel> datagramChannelType, TunnelInterceptor interceptor) {}
+
+  private enum State { AWAITING_COMMAND, CONNECTING, ASSOCIATED, CLOSING }
+
+  private final Settings settings;
+  private final ArrayDeque<Object> early = new ArrayDeque<>();
+  private ChannelHandlerContext ctx;
+  private State state = State.AWAITING_COMMAND;
+  private ScheduledFuture<?> deadline;
+  private AccessRequest request;
+
+  Socks5CommandHandler(Settings settings) {
+    this.settings = settings;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    deadline = ctx.executor().schedule(() -> {
+      if (state == State.AWAITING_COMMAND) {
+        ctx.close();
+      }
+    }, settings.options().requestHeadTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    ctx.read();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (state == State.AWAITING_COMMAND && msg instanceof Socks5CommandRequest command) {
+      deadline.cancel(false);
+      onCommand(command);
+    } else if (state == State.CONNECTING && msg instanceof ByteBuf) {
+      early.add(msg); // bytes sent right behind the command, before our reply
+    } else {
+      ReferenceCountUtil.release(msg);
+      if (state == State.ASSOCIATED) {
+        ctx.read(); // the control connection carries nothing; keep reading to notice when it closes
+      }
+    }
+  }
+
+  private void onCommand(Socks5CommandRequest command) {
+    if (command.decoderResult().isFailure()) {
+      String cause = String.valueOf(command.decoderResult().cause().getMessage());
+      log.info("SOCKS5 request from {} rejected: {}", client(ctx.channel()), cause);
+      replyAndClose(cause.contains("address type") ? Socks5CommandStatus.ADDRESS_UNSUPPORTED
+          : Socks5CommandStatus.FAILURE);
+      return;
+    }
+    if (Socks5CommandType.CONNECT.equals(command.type())) {
+      onConnect(command);
+    } else if (Socks5CommandType.UDP_ASSOCIATE.equals(command.type()) && settings.socks().udpEnabled()) {
+      onAssociate(command);
+    } else {
+      replyAndClose(Socks5CommandStatus.COMMAND_UNSUPPORTED);
+    }
+  }
+
+  // ---- CONNECT ----
+
+  private void onConnect(Socks5CommandRequest command) {
+    Destination destination;
+    try {
+      destination = new Destination(HostName.parse(command.dstAddr()), command.dstPort());
+    } catch (IllegalArgumentException e) { // includes InvalidHostException
+      log.info("SOCKS5 CONNECT from {} rejected: {}", client(ctx.channel()), e.getMessage());
+      replyAndClose(Socks5CommandStatus.FAILURE);
+      return;
+    }
+    request = AccessRequest.of(destination, Protocol.SOCKS5_TCP, null, client(ctx.channel()));
+    state = State.CONNECTING;
+    ctx.pipeline().remove(PipelineNames.SOCKS5_DECODER); // from here on the client speaks the tunnelled protocol
+    settings.connector().vet(request, ctx.executor()).addListener(f -> onVetted((Vetting) f.getNow(), command));
+  }
+
+  private void onVetted(Vetting vetting, Socks5CommandRequest command) {
+    if (state != State.CONNECTING) {
+      return;
+    }
+    if (vetting instanceof Vetting.Refused refused) {
+      if (refused.decision().reason() == Reason.NOT_ALLOWED && command.dstAddrType() != Socks5AddressType.DOMAIN) {
+        log.info("SOCKS5 client {} asked for the address {} rather than a name; host rules cannot match it: use"
+            + " socks5h so the proxy sees the host name", request.client(), request.destination());
+      }
+      replyAndClose(Socks5CommandStatus.FORBIDDEN);
+    } else if (vetting instanceof Vetting.Unresolved) {
+      replyAndClose(Socks5CommandStatus.HOST_UNREACHABLE);
+    } else if (((Vetting.Approved) vetting).intercept() && settings.interceptor() != null) {
+      intercept((Vetting.Approved) vetting);
+    } else {
+      settings.connector().connect((Vetting.Approved) vetting, ctx.channel().eventLoop(), new ChannelInitializer<>() {
+        @Override
+        protected void initChannel(Channel ch) {
+          ch.pipeline().addLast(PipelineNames.IDLE_TIMEOUT, idleHandler());
+        }
+      }).addListener(this::onConnected);
+    }
+  }
+
+  private void onConnected(Future<?> connect) {
+    if (!connect.isSuccess()) {
+      UpstreamFailure failure = UpstreamConnector.classify(connect.cause());
+      settings.connector().recordFailure(request, failure);
+      replyAndClose(statusFor(failure));
+      return;
+    }
+    Channel upstream = (Channel) connect.getNow();
+    if (state != State.CONNECTING) {
+      upstream.close();
+      return;
+    }
+    ctx.writeAndFlush(success(upstream.localAddress())).addListener((ChannelFutureListener) f -> {
+      if (f.isSuccess()) {
+        Tunnel.handOver(ctx.channel(), upstream, request, settings.connector().audit(),
+            settings.connector().clock(), early, PipelineNames.SOCKS5_ENCODER, PipelineNames.SOCKS5_COMMAND);
+      } else {
+        upstream.close();
+      }
+    });
+  }
+
+  /**
+   * Replies success without connecting (as the reference does, with {@code 0.0.0.0:0} as the bound address): the
+   * interception stage decides and connects every inner request on its own.
+   */
+  private void intercept(Vetting.Approved tunnel) {
+    ctx.writeAndFlush(success(new InetSocketAddress("0.0.0.0", 0))).addListener((ChannelFutureListener) f -> {
+      if (f.isSuccess()) {
+        Tunnel.handOver(ctx.channel(), tunnel, settings.interceptor(), early, PipelineNames.SOCKS5_ENCODER,
+            PipelineNames.SOCKS5_COMMAND);
+      }
+    });
+  }
+
+  /** Maps an upstream failure to its RFC 1928 reply code. */
+  static Socks5CommandStatus statusFor(UpstreamFailure failure) {
+    return switch (failure) {
+      case CONNECT_REFUSED -> Socks5CommandStatus.CONNECTION_REFUSED;
+      case CONNECT_TIMEOUT -> Socks5CommandStatus.TTL_EXPIRED;
+      case NETWORK_UNREACHABLE -> Socks5CommandStatus.NETWORK_UNREACHABLE;
+      case DNS_FAILURE, DNS_TIMEOUT, UNREACHABLE -> Socks5CommandStatus.HOST_UNREACHABLE;
+      case UPSTREAM_CLOSED, UPSTREAM_TLS -> Socks5CommandStatus.FAILURE;
+    };
+  }
+
+  // ---- UDP ASSOCIATE ----
+
+  private void onAssociate(Socks5CommandRequest command) {
+    InetSocketAddress peer = (InetSocketAddress) ctx.channel().remoteAddress();
+    Socks5UdpRelayHandler.ClientEndpoint endpoint;
+    try {
+      endpoint = Socks5UdpRelayHandler.ClientEndpoint.of(command.dstAddr(), command.dstPort(), peer);
+    } catch (InvalidHostException e) {
+      replyAndClose(Socks5CommandStatus.FAILURE);
+      return;
+    }
+    ctx.pipeline().remove(PipelineNames.SOCKS5_DECODER);
+    state = State.ASSOCIATED;
+    InetSocketAddress local = (InetSocketAddress) ctx.channel().localAddress();
+    Channel control = ctx.channel();
+    ChannelFuture bind = Socks5UdpRelayHandler.bind(settings, control, endpoint,
+        new InetSocketAddress(local.getAddress(), 0));
+    bind.addListener(f -> {
+      if (!f.isSuccess()) {
+        log.info("SOCKS5 UDP relay for {} could not bind: {}", client(control), f.cause().toString());
+        replyAndClose(Socks5CommandStatus.FAILURE);
+        return;
+      }
+      Channel relay = bind.channel();
+      control.closeFuture().addListener(c -> relay.close());
+      relay.closeFuture().addListener(c -> control.close());
+      ctx.writeAndFlush(success(relay.localAddress()));
+      ctx.read();
+    });
+  }
+
+  // ---- shared ----
+
+  private static DefaultSocks5CommandResponse success(SocketAddress bound) {
+    InetSocketAddress address = (InetSocketAddress) bound;
+    Socks5AddressType type = address.getAddress() instanceof Inet4Address ? Socks5AddressType.IPv4
+        : Socks5AddressType.IPv6;
+    return new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, type,
+        address.getAddress().getHostAddress(), address.getPort());
+  }
+
+  private void replyAndClose(Socks5CommandStatus status) {
+    state = State.CLOSING;
+    releaseEarly();
+    ctx.writeAndFlush(new DefaultSocks5CommandResponse(status, Socks5AddressType.IPv4))
+        .addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private IdleStateHandler idleHandler() {
+    return new IdleStateHandler(0, 0, settings.options().idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void releaseEarly() {
+    for (Object msg; (msg = early.poll()) != null; ) {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  /** {@code ip:port} of a channel's peer, or {@code unknown}. */
+  static String client(Channel channel) {
+    return channel.remoteAddress() instanceof InetSocketAddress address
+        ? HostName.of(dev.egressd.policy.IpAddress.of(address.getAddress())).authorityForm() + ":"
+            + address.getPort()
+        : "unknown";
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent) {
+      // An association's control connection is idle by design; the relay's own idle timeout ends it.
+      if (state != State.ASSOCIATED) {
+        ctx.close();
+      }
+    } else if (evt == DrainEvent.INSTANCE && state == State.AWAITING_COMMAND) {
+      ctx.close();
+    } else {
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    state = State.CLOSING;
+    releaseEarly();
+    if (deadline != null) {
+      deadline.cancel(false);
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    releaseEarly();
+    if (deadline != null) {
+      deadline.cancel(false);
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("SOCKS5 connection {} failed: {}", client(ctx.channel()), cause.toString());
+    state = State.CLOSING;
+    ctx.close();
+  }
+}

@@ -1,0 +1,73 @@
+package dev.egressd.it;
+
+import static org.assertj.core.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Runs child processes (curl, git, keytool, the egressd CLI) with a deadline, and never leaves one behind. */
+final class Processes {
+  /** Variables that would route a child's traffic somewhere other than where the test says, or change egressd. */
+  private static final List<String> AMBIENT = List.of("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+      "http_proxy", "https_proxy", "all_proxy", "no_proxy", "EGRESSD_CONFIG", "CODEX_HOME", "JAVA_TOOL_OPTIONS",
+      "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CURL_HOME", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO",
+      "EGRESSD_HOME", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS");
+
+  private Processes() {}
+
+  /** Removes ambient proxy and egressd settings from a child environment. */
+  static void clean(Map<String, String> environment) {
+    AMBIENT.forEach(environment::remove);
+  }
+
+  /** Runs a command to completion (stdin closed) and returns its exit status and output. */
+  static ProcessResult run(List<String> command, Map<String, String> environment, Path directory, Duration timeout) {
+    ProcessBuilder builder = new ProcessBuilder(command);
+    clean(builder.environment());
+    builder.environment().putAll(environment);
+    if (directory != null) {
+      builder.directory(directory.toFile());
+    }
+    Process process;
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start " + command, e);
+    }
+    try {
+      process.getOutputStream().close();
+      OutputCollector out = new OutputCollector(process.getInputStream(), "stdout of " + command.get(0));
+      OutputCollector err = new OutputCollector(process.getErrorStream(), "stderr of " + command.get(0));
+      if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        destroy(process);
+        return fail("timed out after %s: %s\n--- stdout ---\n%s--- stderr ---\n%s", timeout, command, out.text(),
+            err.text());
+      }
+      out.awaitEnd(Duration.ofSeconds(5));
+      err.awaitEnd(Duration.ofSeconds(5));
+      return new ProcessResult(process.exitValue(), out.text(), err.text());
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while running " + command, e);
+    } finally {
+      destroy(process);
+    }
+  }
+
+  /** Kills a process and everything it started, and waits briefly for it to go. */
+  static void destroy(Process process) {
+    process.descendants().forEach(ProcessHandle::destroyForcibly);
+    process.destroyForcibly();
+    try {
+      process.waitFor(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
