@@ -6,6 +6,7 @@ import dev.egressd.config.internal.LayerSelector;
 import dev.egressd.config.internal.MergedNetwork;
 import dev.egressd.config.internal.NetworkTableReader;
 import dev.egressd.config.internal.TableNode;
+import dev.egressd.config.internal.TelemetryTableReader;
 import dev.egressd.policy.NetworkPolicy;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -37,7 +38,8 @@ import org.tomlj.TomlVersion;
  * normalised pattern in a higher table replaces the lower one ({@code "none"} removes it), and within one table the
  * stronger entry wins (deny over allow). Both rule forms, the arrays {@code allowed_domains}/{@code denied_domains}
  * and the table {@code domains}, may be combined; at evaluation a matching deny always wins. Everything outside
- * these tables (model settings, filesystem permissions, {@code [otel]}...) is ignored.
+ * these tables (model settings, filesystem permissions...) is ignored, except {@code [otel]}, {@code [audit]} and
+ * {@code [admin]}, read into {@link TelemetrySettings}.
  *
  * <p><b>Validation.</b> The file is parsed as TOML 1.0. Every problem is collected, then thrown together in one
  * {@link ConfigException}, each with {@code file:line:column} and the dotted key: syntax errors, unknown keys in a
@@ -98,7 +100,7 @@ public final class ConfigLoader {
         .scope("a configuration file (none was found; --allow also works)")
         .build();
     return new DaemonConfig(null, null, ListenerSettings.defaults(), policy, List.of(NO_FILE_WARNING),
-        UnixSocketSettings.NONE, true, MitmSettings.DEFAULTS);
+        UnixSocketSettings.NONE, true, MitmSettings.DEFAULTS, TelemetrySettings.DEFAULTS);
   }
 
   private static DaemonConfig parse(String toml, String fileName, String profileOverride, Path source,
@@ -114,8 +116,9 @@ public final class ConfigLoader {
     for (int i = 0; i < selection.layers().size(); i++) {
       NetworkTableReader.read(selection.layers().get(i).node(), i, merged, diagnostics);
     }
+    TelemetrySettings telemetry = TelemetryTableReader.read(TableNode.root(document), diagnostics);
     DaemonConfig config = ConfigAssembler.assemble(selection, source, merged, diagnostics,
-        Objects.requireNonNull(environment, "environment"));
+        Objects.requireNonNull(environment, "environment"), telemetry);
     diagnostics.throwIfAny();
     return config;
   }

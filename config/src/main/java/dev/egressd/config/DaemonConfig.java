@@ -22,6 +22,7 @@ import java.util.Objects;
  * @param allowUpstreamProxy {@code allow_upstream_proxy}: whether outbound connections honour the proxy process's
  *     own {@code HTTP_PROXY}/{@code HTTPS_PROXY}/{@code ALL_PROXY}
  * @param mitm where the interception CA lives and which extra roots are trusted upstream
+ * @param telemetry where audit events, metrics and health go
  */
 public record DaemonConfig(
     Path source,
@@ -31,7 +32,8 @@ public record DaemonConfig(
     List<String> warnings,
     UnixSocketSettings unixSockets,
     boolean allowUpstreamProxy,
-    MitmSettings mitm) {
+    MitmSettings mitm,
+    TelemetrySettings telemetry) {
 
   /** Null checks and a defensive copy of {@code warnings}. */
   public DaemonConfig {
@@ -40,20 +42,30 @@ public record DaemonConfig(
     warnings = List.copyOf(Objects.requireNonNull(warnings, "warnings"));
     Objects.requireNonNull(unixSockets, "unixSockets");
     Objects.requireNonNull(mitm, "mitm");
+    Objects.requireNonNull(telemetry, "telemetry");
   }
 
   /** A copy with another policy, for CLI overrides such as {@code --allow} and {@code --mode}. */
   public DaemonConfig withPolicy(NetworkPolicy policy) {
-    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm);
+    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
+        telemetry);
   }
 
   /** A copy with other listeners, for {@code --listen}. */
   public DaemonConfig withListeners(ListenerSettings listeners) {
-    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm);
+    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
+        telemetry);
+  }
+
+  /** A copy with other telemetry settings, for {@code --audit-file} and {@code --admin-listen}. */
+  public DaemonConfig withTelemetry(TelemetrySettings telemetry) {
+    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
+        telemetry);
   }
 
   /** A copy with other warnings, for command-line overrides. */
-  public DaemonConfig withWarnings(java.util.List<String> warnings) {
-    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm);
+  public DaemonConfig withWarnings(List<String> warnings) {
+    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
+        telemetry);
   }
 }

@@ -1,6 +1,7 @@
 package dev.egressd.daemon;
 
 import dev.egressd.audit.AuditSink;
+import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
 import dev.egressd.policy.AccessRequest;
@@ -77,7 +78,7 @@ final class CheckCommand implements Callable<Integer> {
       PolicyEngine engine = new PolicyEngine(config.policy(), false);
       UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, AuditSink.NONE,
           NioSocketChannel.class, defaults.connectTimeout(), defaults.resolveTimeout(), Clock.systemUTC(),
-          LoopGuard.NONE);
+          LoopGuard.NONE, ProxyMetrics.NONE);
       return connector.vet(request, group.next()).get(defaults.resolveTimeout().toMillis() + 5000,
           TimeUnit.MILLISECONDS);
     } finally {

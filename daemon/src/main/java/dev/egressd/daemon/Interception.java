@@ -28,12 +28,13 @@ record Interception(TunnelInterceptor.Factory factory, ClientTrust trust, CaLoca
     if (!config.policy().mitm()) {
       return null;
     }
+    // Read the upstream bundle first: a typo in its path must not leave a freshly created CA behind.
+    var upstreamTls = UpstreamTrust.clientContext(config.mitm().upstreamCaBundle());
     CaLocation location = CaLocation.of(config, env);
     CertificateAuthority ca = CertificateAuthority.loadOrCreate(location.certificate(), location.key(),
         Clock.systemUTC());
     LeafMinter minter = new LeafMinter(ca, Clock.systemUTC(), LEAF_CACHE_SIZE);
-    TunnelInterceptor.Factory factory = MitmStage.factory(minter,
-        UpstreamTrust.clientContext(config.mitm().upstreamCaBundle()), MitmOptions.DEFAULTS);
+    TunnelInterceptor.Factory factory = MitmStage.factory(minter, upstreamTls, MitmOptions.DEFAULTS);
     ClientTrust trust = ClientTrust.write(ca, location.certificate(), location.directory());
     return new Interception(factory, trust, location);
   }

@@ -46,6 +46,20 @@ public sealed interface AuditEvent {
   }
 
   /**
+   * A tunnel started relaying: the upstream connection is open and the client was told so.
+   *
+   * @param timestamp when it opened
+   * @param request the request that opened it
+   */
+  record TunnelOpened(Instant timestamp, AccessRequest request) implements AuditEvent {
+    /** Null checks only. */
+    public TunnelOpened {
+      Objects.requireNonNull(timestamp, "timestamp");
+      Objects.requireNonNull(request, "request");
+    }
+  }
+
+  /**
    * A tunnel ended.
    *
    * @param timestamp when it closed

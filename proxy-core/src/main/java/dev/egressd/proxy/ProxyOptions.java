@@ -1,5 +1,6 @@
 package dev.egressd.proxy;
 
+import dev.egressd.audit.ProxyMetrics;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
@@ -16,10 +17,11 @@ import java.util.Objects;
  * @param maxInitialLineLength longest accepted request line, in bytes
  * @param maxHeaderSize largest accepted header block, in bytes
  * @param transport which Netty transport to use
+ * @param metrics where connection counts and connect/DNS latencies go ({@link ProxyMetrics#NONE} by default)
  */
 public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout, Duration resolveTimeout,
     Duration requestHeadTimeout, Duration idleTimeout, int maxInitialLineLength, int maxHeaderSize,
-    TransportChoice transport) {
+    TransportChoice transport, ProxyMetrics metrics) {
 
   /** Which event-loop transport to run on. */
   public enum TransportChoice {
@@ -35,6 +37,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
   public ProxyOptions {
     Objects.requireNonNull(httpListen, "httpListen");
     Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(metrics, "metrics");
     requirePositive(connectTimeout, "connectTimeout");
     requirePositive(resolveTimeout, "resolveTimeout");
     requirePositive(requestHeadTimeout, "requestHeadTimeout");
@@ -69,6 +72,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     private int maxInitialLineLength = 8192;
     private int maxHeaderSize = 32768;
     private TransportChoice transport = TransportChoice.AUTO;
+    private ProxyMetrics metrics = ProxyMetrics.NONE;
 
     private Builder() {}
 
@@ -120,10 +124,16 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
       return this;
     }
 
+    /** Sets where connection counts and latencies are reported. */
+    public Builder metrics(ProxyMetrics metrics) {
+      this.metrics = metrics;
+      return this;
+    }
+
     /** Validates and builds. */
     public ProxyOptions build() {
       return new ProxyOptions(httpListen, connectTimeout, resolveTimeout, requestHeadTimeout, idleTimeout,
-          maxInitialLineLength, maxHeaderSize, transport);
+          maxInitialLineLength, maxHeaderSize, transport, metrics);
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.egressd.proxy;
 
 import dev.egressd.audit.AuditSink;
+import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.proxy.dns.Resolver;
 import dev.egressd.proxy.http.HttpProxyInitializer;
@@ -131,7 +132,7 @@ public final class ProxyServer implements AutoCloseable {
         }
       }
       UpstreamConnector connector = new UpstreamConnector(engine, resolver, audit, transport.channelType(),
-          options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), loopGuard);
+          options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), loopGuard, options.metrics());
       TunnelInterceptor interceptor = interceptorFactory == null ? null
           : interceptorFactory.create(connector, options);
       ListenerContext context = new ListenerContext(connector, options, transport.datagramChannelType(),
@@ -142,7 +143,7 @@ public final class ProxyServer implements AutoCloseable {
           throw new IllegalArgumentException("listener name: " + listener.name() + " (expected: unique)");
         }
         Channel channel = bind(transport, boss, workers, connections, listener.frontEnd().initializer(context),
-            listener.address());
+            listener.address(), listener.name(), options.metrics());
         loopGuard.addListener((InetSocketAddress) channel.localAddress());
         bound.put(listener.name(), channel);
       }
@@ -156,7 +157,8 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   private static Channel bind(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
-      ChannelGroup connections, ChannelHandler initializer, InetSocketAddress address) throws InterruptedException {
+      ChannelGroup connections, ChannelHandler initializer, InetSocketAddress address, String name,
+      ProxyMetrics metrics) throws InterruptedException {
     return new ServerBootstrap()
         .group(boss, workers)
         .channel(transport.serverChannelType())
@@ -168,6 +170,8 @@ public final class ProxyServer implements AutoCloseable {
           @Override
           public void channelRegistered(ChannelHandlerContext ctx) {
             connections.add(ctx.channel());
+            metrics.connectionOpened(name);
+            ctx.channel().closeFuture().addListener(f -> metrics.connectionClosed(name));
             ctx.pipeline().replace(this, null, initializer);
             ctx.fireChannelRegistered();
           }

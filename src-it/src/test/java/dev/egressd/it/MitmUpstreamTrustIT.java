@@ -4,6 +4,11 @@ import static dev.egressd.it.TestData.connect;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -140,6 +145,29 @@ class MitmUpstreamTrustIT {
     assertUpstreamTlsFailure(curl);
     assertThat(plain.connectionCount()).isEqualTo(1);
     assertThat(plain.requestCount()).as("a ClientHello is no HTTP request").isZero();
+  }
+
+  @Test
+  void originThatAnswersWithNonTlsBytesGets502WithoutEchoingThem() throws Exception {
+    // An SSH-style banner where a ServerHello belongs: Netty's exception would hex-dump it into the message.
+    try (ServerSocket banner = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+      Thread server = new Thread(() -> {
+        try (Socket socket = banner.accept()) {
+          socket.getOutputStream().write("SSH-2.0-secret-banner-1234567890\r\n".getBytes(StandardCharsets.US_ASCII));
+          socket.getInputStream().readAllBytes();
+        } catch (IOException e) {
+          // the proxy closed first
+        }
+      });
+      server.start();
+      Curl.Result curl = Curl.fetch("-x", egressd.url(), "--cacert", egressd.mitmCaCertificate().toString(),
+          "https://allowed.test:" + banner.getLocalPort() + "/banner");
+
+      assertUpstreamTlsFailure(curl);
+      assertThat(curl.reply().text()).contains("the origin did not answer with TLS")
+          .doesNotContain("secret-banner").doesNotContain("5353482d"); // "SSH-" in hex
+      server.join(10_000);
+    }
   }
 
   @Test

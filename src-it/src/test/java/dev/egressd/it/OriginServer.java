@@ -129,9 +129,11 @@ final class OriginServer implements BeforeAllCallback, AfterAllCallback, BeforeE
   private void awaitBacklog() throws IOException, InterruptedException {
     for (ServerSocket listener : listeners) {
       try (Socket sentinel = new Socket()) {
-        sentinel.connect(listener.getLocalSocketAddress(), 5_000);
+        // The port must be known as a sentinel's before the accept loop can see the connection.
+        sentinel.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         int sentinelPort = sentinel.getLocalPort();
         sentinelPorts.add(sentinelPort);
+        sentinel.connect(listener.getLocalSocketAddress(), 5_000);
         if (!eventually(() -> !sentinelPorts.contains(sentinelPort), Duration.ofSeconds(10))) {
           throw new AssertionError("origin did not accept its sentinel connection within 10 s");
         }

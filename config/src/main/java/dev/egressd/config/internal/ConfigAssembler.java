@@ -4,6 +4,7 @@ import dev.egressd.config.DaemonConfig;
 import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.MitmSettings;
 import dev.egressd.config.SocksCredentials;
+import dev.egressd.config.TelemetrySettings;
 import dev.egressd.config.UnixSocketSettings;
 import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.HostPattern;
@@ -29,14 +30,16 @@ public final class ConfigAssembler {
   private final MergedNetwork merged;
   private final Diagnostics diagnostics;
   private final UnaryOperator<String> environment;
+  private final TelemetrySettings telemetry;
 
   private ConfigAssembler(LayerSelector.Selection selection, Path source, MergedNetwork merged,
-      Diagnostics diagnostics, UnaryOperator<String> environment) {
+      Diagnostics diagnostics, UnaryOperator<String> environment, TelemetrySettings telemetry) {
     this.selection = selection;
     this.source = source;
     this.merged = merged;
     this.diagnostics = diagnostics;
     this.environment = environment;
+    this.telemetry = telemetry;
   }
 
   /**
@@ -44,10 +47,12 @@ public final class ConfigAssembler {
    *
    * @param source the file, or null when the text did not come from one
    * @param environment looks up environment variables (secrets named by the file)
+   * @param telemetry the {@code [otel]}, {@code [audit]} and {@code [admin]} settings; a relative audit file is
+   *     resolved against the config file's directory
    */
   public static DaemonConfig assemble(LayerSelector.Selection selection, Path source, MergedNetwork merged,
-      Diagnostics diagnostics, UnaryOperator<String> environment) {
-    return new ConfigAssembler(selection, source, merged, diagnostics, environment).assemble();
+      Diagnostics diagnostics, UnaryOperator<String> environment, TelemetrySettings telemetry) {
+    return new ConfigAssembler(selection, source, merged, diagnostics, environment, telemetry).assemble();
   }
 
   private DaemonConfig assemble() {
@@ -58,7 +63,16 @@ public final class ConfigAssembler {
     NetworkPolicy policy = policy();
     MitmSettings mitm = mitmSettings();
     return new DaemonConfig(source, selection.profile(), listeners, policy,
-        diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm);
+        diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm, telemetry());
+  }
+
+  private TelemetrySettings telemetry() {
+    Path file = telemetry.auditPath();
+    if (file == null || file.isAbsolute() || source == null) {
+      return telemetry;
+    }
+    Path directory = source.toAbsolutePath().getParent();
+    return telemetry.withAuditFile(directory.resolve(file).toString());
   }
 
   private MitmSettings mitmSettings() {

@@ -36,6 +36,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -333,12 +334,20 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     sendRequest(request, target);
   }
 
+  private static final int MAX_TLS_DETAIL = 200;
+
+  /** The innermost cause, as one short line; never the origin's own bytes (Netty hex-dumps a non-TLS record). */
   private static String rootMessage(Throwable cause) {
     Throwable root = cause;
     while (root.getCause() != null && root.getCause() != root) {
       root = root.getCause();
     }
-    return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    if (root instanceof NotSslRecordException) {
+      return "the origin did not answer with TLS";
+    }
+    String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    message = message.replaceAll("[\\r\\n\\t]+", " ");
+    return message.length() <= MAX_TLS_DETAIL ? message : message.substring(0, MAX_TLS_DETAIL) + "...";
   }
 
   private void sendRequest(HttpRequest request, RequestTarget target) {

@@ -39,6 +39,7 @@ public final class Tunnel {
   public static void start(Channel client, Channel upstream, AccessRequest request, AuditSink audit, Clock clock,
       Queue<Object> earlyData) {
     Tunnel tunnel = new Tunnel(request, audit, clock);
+    audit.record(new AuditEvent.TunnelOpened(tunnel.opened, request));
     long early = 0;
     for (Object msg; (msg = earlyData.poll()) != null; ) {
       early += msg instanceof ByteBuf buf ? buf.readableBytes() : 0;

@@ -2,6 +2,7 @@ package dev.egressd.proxy.tunnel;
 
 import dev.egressd.audit.AuditEvent;
 import dev.egressd.audit.AuditSink;
+import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.IpAddress;
@@ -48,6 +49,7 @@ public final class UpstreamConnector {
   private final Duration resolveTimeout;
   private final Clock clock;
   private final LoopGuard loopGuard;
+  private final ProxyMetrics metrics;
 
   /**
    * Creates a connector.
@@ -55,10 +57,11 @@ public final class UpstreamConnector {
    * @param engine the current engine; read once per request, so a reload applies to the next request
    * @param channelType the socket channel class matching the event loops' transport
    * @param loopGuard the proxy's own listeners, which are never dialled
+   * @param metrics where connect and DNS latencies go
    */
   public UpstreamConnector(Supplier<PolicyEngine> engine, Resolver resolver, AuditSink audit,
       Class<? extends Channel> channelType, Duration connectTimeout, Duration resolveTimeout, Clock clock,
-      LoopGuard loopGuard) {
+      LoopGuard loopGuard, ProxyMetrics metrics) {
     this.engine = Objects.requireNonNull(engine, "engine");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
     this.audit = Objects.requireNonNull(audit, "audit");
@@ -67,6 +70,7 @@ public final class UpstreamConnector {
     this.resolveTimeout = Objects.requireNonNull(resolveTimeout, "resolveTimeout");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.loopGuard = Objects.requireNonNull(loopGuard, "loopGuard");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
   }
 
   /** The engine in force now (it may change between requests when the policy is reloaded). */
@@ -104,8 +108,10 @@ public final class UpstreamConnector {
     Promise<List<IpAddress>> lookup = executor.newPromise();
     Future<?> timeout = executor.schedule(() -> lookup.tryFailure(new DnsTimeoutException()),
         resolveTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    long lookupStarted = System.nanoTime();
     lookup.addListener(f -> {
       timeout.cancel(false);
+      metrics.dnsLookup(System.nanoTime() - lookupStarted, f.isSuccess() && !lookup.getNow().isEmpty());
       if (f.isSuccess() && !lookup.getNow().isEmpty()) {
         finish(result, vetted(current, request, decision, lookup.getNow()));
       } else {
@@ -133,6 +139,8 @@ public final class UpstreamConnector {
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
         .handler(initializer);
+    long connectStarted = System.nanoTime();
+    result.addListener(f -> metrics.upstreamConnect(System.nanoTime() - connectStarted, f.isSuccess()));
     attempt(bootstrap, target, 0, null, result);
     return result;
   }

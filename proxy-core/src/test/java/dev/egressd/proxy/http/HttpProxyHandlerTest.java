@@ -3,6 +3,7 @@ package dev.egressd.proxy.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.egressd.audit.AuditEvent;
+import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.policy.PolicySource;
@@ -42,7 +43,7 @@ class HttpProxyHandlerTest {
   private EmbeddedChannel channel(PolicyEngine engine) {
     ProxyOptions options = ProxyOptions.builder().maxHeaderSize(2048).build();
     UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
-        options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE);
+        options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
     channel = new EmbeddedChannel(new HttpProxyInitializer(connector, options, null));
     return channel;
   }

@@ -10,6 +10,7 @@ import dev.egressd.policy.Protocol;
 import dev.egressd.policy.Reason;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.http.InterceptedHttp;
+import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.tunnel.Tunnel;
 import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.buffer.ByteBuf;
@@ -20,7 +21,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AsyncMapping;
 import io.netty.util.ReferenceCountUtil;
@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  */
 final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(TlsDetectHandler.class);
-  private static final int TLS_RECORD_HEADER = 5;
+  /** TLS record content type "handshake": every ClientHello record starts with it (RFC 8446 5.1). */
+  private static final int TLS_HANDSHAKE_RECORD = 0x16;
 
   private final MitmStage stage;
   private final Vetting.Approved tunnel;
@@ -72,12 +73,14 @@ final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     first.addComponent(true, buf);
-    if (first.readableBytes() < TLS_RECORD_HEADER) {
+    if (!first.isReadable()) {
       ctx.read();
       return;
     }
     deadline.cancel(false);
-    if (SslHandler.isEncrypted(first, false)) {
+    // One byte decides, so a short non-TLS greeting (a client that speaks first and waits) is not held back; a
+    // truncated or malformed record after 0x16 is the SslHandler's to refuse.
+    if (first.getUnsignedByte(first.readerIndex()) == TLS_HANDSHAKE_RECORD) {
       startTls(ctx);
     } else {
       opaque(ctx);
@@ -185,6 +188,16 @@ final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
       deadline.cancel(false);
     }
     release();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+    if (event == DrainEvent.INSTANCE) {
+      // Shutting down while the client has not even sent its ClientHello: nothing in flight to finish.
+      ctx.close();
+      return;
+    }
+    ctx.fireUserEventTriggered(event);
   }
 
   @Override

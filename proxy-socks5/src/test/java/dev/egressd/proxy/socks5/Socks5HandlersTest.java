@@ -2,6 +2,7 @@ package dev.egressd.proxy.socks5;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.policy.Protocol;
@@ -50,7 +51,7 @@ class Socks5HandlersTest {
   private EmbeddedChannel channel(PolicyEngine engine, Socks5Options socks) {
     ProxyOptions options = ProxyOptions.builder().build();
     UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
-        options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE);
+        options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
     channel = new EmbeddedChannel(new Socks5ProxyInitializer(connector, options, socks, NioDatagramChannel.class, null));
     return channel;
   }

@@ -1,0 +1,66 @@
+package dev.egressd.audit.otel;
+
+import dev.egressd.audit.AuditEvent;
+import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.PolicySource;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The attributes of one policy-decision audit event, named as the reference names them so existing dashboards and
+ * queries work. The OTel log record and the JSON-lines file carry exactly these. Built only from the host, port,
+ * method, protocol and client address: a URL path, query, header value or credential never reaches an event.
+ */
+public final class AuditAttributes {
+  /** RFC 3339, UTC, milliseconds: {@code 2026-11-23T10:15:30.123Z}. */
+  static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+      .withZone(ZoneOffset.UTC);
+
+  private AuditAttributes() {}
+
+  /**
+   * The attributes in a stable order; values are {@link String}, {@link Long} or {@link Boolean}.
+   *
+   * @param eventName the {@code event.name} value
+   */
+  public static Map<String, Object> of(AuditEvent.PolicyDecision event, String eventName, AuditMetadata metadata) {
+    AccessRequest request = event.request();
+    Decision decision = event.decision();
+    Map<String, Object> attributes = new LinkedHashMap<>();
+    attributes.put("event.name", eventName);
+    attributes.put("event.timestamp", TIMESTAMP.format(event.timestamp()));
+    attributes.put("network.policy.scope", scope(decision.source()));
+    attributes.put("network.policy.decision", decision.verdict().label());
+    attributes.put("network.policy.source", decision.source().label());
+    attributes.put("network.policy.reason", decision.reason().code());
+    attributes.put("network.transport.protocol", request.protocol().label());
+    attributes.put("server.address", request.destination().host().value());
+    attributes.put("server.port", (long) request.destination().port());
+    attributes.put("http.request.method", request.method() == null ? "none" : request.method());
+    attributes.put("client.address", request.client());
+    attributes.put("network.policy.override",
+        decision.allowed() && decision.source() == PolicySource.DECIDER);
+    putIfPresent(attributes, "conversation.id", metadata.conversationId());
+    putIfPresent(attributes, "app.version", metadata.appVersion());
+    putIfPresent(attributes, "user.account_id", metadata.userAccountId());
+    return Collections.unmodifiableMap(attributes);
+  }
+
+  /**
+   * {@code domain} for decisions about the destination (host rules, local-address check, decider);
+   * {@code non_domain} for decisions about everything else (mode guard, proxy state), as the reference scopes them.
+   */
+  static String scope(PolicySource source) {
+    return source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER ? "domain" : "non_domain";
+  }
+
+  private static void putIfPresent(Map<String, Object> attributes, String key, String value) {
+    if (value != null && !value.isEmpty()) {
+      attributes.put(key, value);
+    }
+  }
+}
