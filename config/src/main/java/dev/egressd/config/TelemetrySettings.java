@@ -1,5 +1,6 @@
 package dev.egressd.config;
 
+import dev.egressd.config.internal.TelemetryTableReader;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.Map;
@@ -41,6 +42,16 @@ public record TelemetrySettings(Exporter exporter, String environment, String ev
     if (queueSize < 1) {
       throw new IllegalArgumentException("queueSize: " + queueSize + " (expected: >= 1)");
     }
+  }
+
+  /**
+   * Parses an admin listen address ({@code [admin] listen}, {@code --admin-listen}): host and port as for the proxy
+   * listeners, default port 9464, and loopback only, with no opt-out.
+   *
+   * @throws IllegalArgumentException naming the input
+   */
+  public static InetSocketAddress parseAdminAddress(String input) {
+    return TelemetryTableReader.adminAddress(input);
   }
 
   /** A copy writing the audit file {@code path} ({@code -} for standard output). */

@@ -20,7 +20,28 @@ public final class Main implements Runnable {
 
   /** Runs the command line and exits with its status. */
   public static void main(String[] args) {
+    selectLogFormat(args, System.getenv("EGRESSD_LOG_FORMAT"));
     System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * Sets {@code egressd.log.format} for logback.xml from {@code --log-format} (or the environment) before the first
+   * logger exists; picocli still validates the option. Arguments after {@code --} belong to the child command.
+   */
+  static void selectLogFormat(String[] args, String fromEnvironment) {
+    String format = fromEnvironment;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--")) {
+        break;
+      } else if (args[i].equals("--log-format") && i + 1 < args.length) {
+        format = args[i + 1];
+      } else if (args[i].startsWith("--log-format=")) {
+        format = args[i].substring("--log-format=".length());
+      }
+    }
+    if ("json".equals(format) || "text".equals(format)) {
+      System.setProperty("egressd.log.format", format);
+    }
   }
 
   /** The configured command line, without exiting; used by tests. */

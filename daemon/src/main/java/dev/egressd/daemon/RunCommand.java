@@ -1,13 +1,19 @@
 package dev.egressd.daemon;
 
+import dev.egressd.audit.AuditSink;
+import dev.egressd.audit.otel.AuditMetadata;
+import dev.egressd.audit.otel.Telemetry;
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
 import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.SocksCredentials;
+import dev.egressd.config.TelemetrySettings;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.ProxyServer;
+import dev.egressd.proxy.admin.AdminEndpoints;
+import dev.egressd.proxy.admin.AdminListener;
 import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.mitm.CaException;
 import dev.egressd.proxy.socks5.Socks5Options;
@@ -21,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -46,6 +53,24 @@ final class RunCommand implements Callable<Integer> {
       description = "How long open connections may finish after a stop signal (default: 5).")
   int shutdownGraceSeconds = 5;
 
+  @Option(names = "--audit-file", paramLabel = "PATH",
+      description = "Also write one JSON object per decision to PATH (appending; - for standard output).")
+  String auditFile;
+
+  @Option(names = "--admin-listen", paramLabel = "ADDR",
+      description = "Serve /metrics, /healthz and /readyz on this loopback address (default: off).")
+  String adminListen;
+
+  @Option(names = "--log-format", paramLabel = "FORMAT",
+      description = "text (default) or json: one JSON object per log line on stderr.")
+  LogFormat logFormat = LogFormat.text;
+
+  /** Values of {@code --log-format}; {@link Main#selectLogFormat} applies it before logging starts. */
+  enum LogFormat {
+    text,
+    json
+  }
+
   @Parameters(paramLabel = "CMD", arity = "0..*", description = "Command to run through the proxy (after --).")
   List<String> command = new ArrayList<>();
 
@@ -65,6 +90,12 @@ final class RunCommand implements Callable<Integer> {
           + "); nothing to serve. Set enabled = true to run it.");
       return Main.CONFIG_ERROR;
     }
+    try {
+      config = config.withTelemetry(telemetryOverrides(config.telemetry()));
+    } catch (IllegalArgumentException e) {
+      System.err.println("egressd: --admin-listen: " + e.getMessage());
+      return Main.CONFIG_ERROR;
+    }
     warnAbout(config, env);
     Interception interception;
     try {
@@ -73,22 +104,87 @@ final class RunCommand implements Callable<Integer> {
       System.err.println("egressd: TLS interception (mitm = true) cannot start: " + e.getMessage());
       return Main.CONFIG_ERROR;
     }
-    ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport).build();
+    Telemetry telemetry;
+    try {
+      telemetry = Telemetry.start(config.telemetry(), metadata(config, env));
+    } catch (IOException | RuntimeException e) {
+      System.err.println("egressd: cannot start audit export: " + e.getMessage());
+      return Main.CONFIG_ERROR;
+    }
+    ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
+        .metrics(telemetry.proxyMetrics()).build();
     PolicyEngine engine = new PolicyEngine(policy, interception != null);
     SystemResolver resolver = new SystemResolver(16, 4096);
+    AtomicBoolean accepting = new AtomicBoolean(true);
+    AuditSink logging = new LoggingAuditSink();
+    AuditSink exported = telemetry.auditSink();
+    List<ProxyServer.Listener> listeners = new ArrayList<>(socksListener(config));
+    if (config.telemetry().adminListen() != null) {
+      listeners.add(AdminListener.at(config.telemetry().adminListen(), adminEndpoints(telemetry, accepting)));
+    }
     ProxyServer server;
     try {
-      server = ProxyServer.start(options, () -> engine, resolver, new LoggingAuditSink(), socksListener(config),
-          interception == null ? null : interception.factory());
+      server = ProxyServer.start(options, () -> engine, resolver, event -> {
+        logging.record(event);
+        exported.record(event);
+      }, listeners, interception == null ? null : interception.factory());
     } catch (Exception e) {
       resolver.close();
+      telemetry.close();
       System.err.println("egressd: cannot start the listeners (" + options.httpListen()
           + (config.listeners().socksEnabled() ? ", SOCKS5 " + config.listeners().socks() : "") + "): " + e);
       return Main.CONFIG_ERROR;
     }
     announce(System.out, server, config, interception);
-    return command.isEmpty() ? serveUntilSignalled(server, resolver)
-        : runChild(server, resolver, config, interception, env);
+    Runnable stop = () -> {
+      accepting.set(false);
+      server.close(Duration.ofSeconds(command.isEmpty() ? shutdownGraceSeconds : 1));
+      resolver.close();
+      telemetry.close();
+    };
+    return command.isEmpty() ? serveUntilSignalled(stop) : runChild(server, stop, config, interception, env);
+  }
+
+  private TelemetrySettings telemetryOverrides(TelemetrySettings settings) {
+    TelemetrySettings result = settings;
+    if (auditFile != null) {
+      result = result.withAuditFile(auditFile);
+    }
+    if (adminListen != null) {
+      result = result.withAdminListen(TelemetrySettings.parseAdminAddress(adminListen));
+    }
+    return result;
+  }
+
+  /** Audit metadata; {@code EGRESSD_CONVERSATION_ID} and {@code EGRESSD_USER_ACCOUNT_ID} win over the config. */
+  private static AuditMetadata metadata(DaemonConfig config, Map<String, String> env) throws IOException {
+    TelemetrySettings settings = config.telemetry();
+    return new AuditMetadata(Main.Version.version(),
+        nonBlank(env.get("EGRESSD_CONVERSATION_ID"), settings.conversationId()),
+        nonBlank(env.get("EGRESSD_USER_ACCOUNT_ID"), settings.userAccountId()));
+  }
+
+  private static String nonBlank(String preferred, String fallback) {
+    return preferred != null && !preferred.isBlank() ? preferred : fallback;
+  }
+
+  private static AdminEndpoints adminEndpoints(Telemetry telemetry, AtomicBoolean accepting) {
+    return new AdminEndpoints() {
+      @Override
+      public byte[] metrics() {
+        return telemetry.prometheusText();
+      }
+
+      @Override
+      public String metricsContentType() {
+        return Telemetry.prometheusContentType();
+      }
+
+      @Override
+      public boolean ready() {
+        return accepting.get();
+      }
+    };
   }
 
   private void warnAbout(DaemonConfig config, Map<String, String> env) {
@@ -134,6 +230,11 @@ final class RunCommand implements Callable<Integer> {
     SocksCredentials credentials = config.listeners().socksCredentials();
     String reference = credentials == null ? null
         : credentials.username() + ":${" + credentials.passwordVariable() + "}";
+    InetSocketAddress admin = config.telemetry().adminListen() == null ? null : server.address(AdminListener.NAME);
+    if (admin != null) {
+      out.println("egressd: admin listening on http://" + hostPort(admin) + " (/metrics, /healthz, /readyz)");
+    }
+    out.println("egressd: audit " + auditDestinations(config));
     if (interception != null) {
       out.println("egressd: TLS interception on (" + (config.policy().mode().configName().equals("limited")
           ? "every tunnel" : "hosts in mitm_domains") + "); CA " + interception.location().certificate()
@@ -146,6 +247,18 @@ final class RunCommand implements Callable<Integer> {
     out.flush();
   }
 
+  private static String auditDestinations(DaemonConfig config) {
+    TelemetrySettings t = config.telemetry();
+    List<String> to = new ArrayList<>(List.of("log lines on stderr"));
+    if (t.auditFile() != null) {
+      to.add("JSON lines to " + (t.auditPath() == null ? "standard output" : t.auditPath()));
+    }
+    if (!(t.exporter() instanceof TelemetrySettings.Exporter.None)) {
+      to.add("OTLP log records to " + t.exporter());
+    }
+    return String.join(", ", to);
+  }
+
   private static InetSocketAddress socksAddress(ProxyServer server, DaemonConfig config) {
     return config.listeners().socksEnabled() ? server.address(SOCKS5) : null;
   }
@@ -154,19 +267,18 @@ final class RunCommand implements Callable<Integer> {
     return ClientEnvironment.httpProxyUrl(address).substring("http://".length());
   }
 
-  private int serveUntilSignalled(ProxyServer server, SystemResolver resolver) throws InterruptedException {
+  private int serveUntilSignalled(Runnable stop) throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       log.info("stopping: no new connections; open ones have {} s to finish", shutdownGraceSeconds);
-      server.close(Duration.ofSeconds(shutdownGraceSeconds));
-      resolver.close();
+      stop.run();
       stopped.countDown();
     }, "egressd-shutdown"));
     stopped.await();
     return 0;
   }
 
-  private int runChild(ProxyServer server, SystemResolver resolver, DaemonConfig config, Interception interception,
+  private int runChild(ProxyServer server, Runnable stop, DaemonConfig config, Interception interception,
       Map<String, String> env) throws InterruptedException {
     ProcessBuilder builder = new ProcessBuilder(command).inheritIO();
     SocksCredentials credentials = config.listeners().socksCredentials();
@@ -183,8 +295,7 @@ final class RunCommand implements Callable<Integer> {
       System.err.println("egressd: cannot run " + command.get(0) + ": " + e.getMessage());
       return 127;
     } finally {
-      server.close(Duration.ofSeconds(1));
-      resolver.close();
+      stop.run();
     }
   }
 }

@@ -32,6 +32,8 @@ class AuditEventTest {
         .isInstanceOf(NullPointerException.class).hasMessage("decision");
     assertThatThrownBy(() -> new AuditEvent.UpstreamFailure(NOW, REQUEST, null))
         .isInstanceOf(NullPointerException.class).hasMessage("cause");
+    assertThatThrownBy(() -> new AuditEvent.TunnelOpened(NOW, null))
+        .isInstanceOf(NullPointerException.class).hasMessage("request");
     assertThatThrownBy(() -> new AuditEvent.TunnelClosed(null, REQUEST, 1, 2, 3))
         .isInstanceOf(NullPointerException.class).hasMessage("timestamp");
   }
@@ -46,6 +48,6 @@ class AuditEventTest {
     AuditSink.NONE.record(closed);
 
     assertThat(recorded).containsExactly(closed);
-    assertThat(AuditEvent.class.getPermittedSubclasses()).hasSize(3);
+    assertThat(AuditEvent.class.getPermittedSubclasses()).hasSize(4);
   }
 }
