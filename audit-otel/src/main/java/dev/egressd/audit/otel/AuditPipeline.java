@@ -31,6 +31,7 @@ final class AuditPipeline implements AuditSink, AutoCloseable {
   private final LongAdder dropped;
   private final Thread worker;
   private volatile boolean closing;
+  private boolean writerFailed;
 
   AuditPipeline(int capacity, List<DecisionWriter> writers, ProxyInstruments instruments, String eventName,
       AuditMetadata metadata, LongAdder dropped) {
@@ -69,7 +70,7 @@ final class AuditPipeline implements AuditSink, AutoCloseable {
         for (AuditEvent.PolicyDecision decision : batch) {
           Map<String, Object> attributes = AuditAttributes.of(decision, eventName, metadata);
           for (DecisionWriter writer : writers) {
-            writer.write(attributes);
+            write(writer, attributes);
           }
         }
         batch.clear();
@@ -78,9 +79,19 @@ final class AuditPipeline implements AuditSink, AutoCloseable {
         }
       } catch (InterruptedException e) {
         return;
-      } catch (RuntimeException e) {
-        batch.clear();
-        log.warn("audit writer failed: {}", e.toString());
+      }
+    }
+  }
+
+  /** One writer failing loses that one event for that writer only, and the loss is counted. */
+  private void write(DecisionWriter writer, Map<String, Object> attributes) {
+    try {
+      writer.write(attributes);
+    } catch (RuntimeException e) {
+      dropped.increment();
+      if (!writerFailed) {
+        writerFailed = true;
+        log.warn("audit writer {} failed; the event is counted as dropped: {}", writer, e.toString());
       }
     }
   }

@@ -73,6 +73,7 @@ public final class Telemetry implements AutoCloseable {
   public static Telemetry start(TelemetrySettings settings, AuditMetadata metadata) throws IOException {
     Objects.requireNonNull(settings, "settings");
     Objects.requireNonNull(metadata, "metadata");
+    SdkLogging.routeToSlf4j();
     PrometheusMetricReader prometheus = PrometheusMetricReader.create();
     int[] sdkQueue = {DEFAULT_SDK_QUEUE};
     boolean[] logsExported = {false};

@@ -72,7 +72,7 @@ public final class ConfigAssembler {
       return telemetry;
     }
     Path directory = source.toAbsolutePath().getParent();
-    return telemetry.withAuditFile(directory.resolve(file).toString());
+    return telemetry.withAuditFile(directory.resolve(file).normalize().toString());
   }
 
   private MitmSettings mitmSettings() {

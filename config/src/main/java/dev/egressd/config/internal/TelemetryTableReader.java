@@ -80,7 +80,8 @@ public final class TelemetryTableReader {
       if (size != null) {
         if (!(size instanceof Long n) || n < 1 || n > MAX_QUEUE_SIZE) {
           diagnostics.error(audit.position("queue_size"), audit.keyPath("queue_size"),
-              "expected an integer from 1 to " + MAX_QUEUE_SIZE + ", found " + describe(size));
+              "expected an integer from 1 to " + MAX_QUEUE_SIZE + ", found " + (size instanceof Long ? size
+                  : describe(size)));
         } else {
           queueSize = (int) (long) n;
         }
@@ -105,8 +106,11 @@ public final class TelemetryTableReader {
    * @throws IllegalArgumentException naming the input
    */
   public static InetSocketAddress adminAddress(String input) {
-    InetSocketAddress address = ListenAddresses.parse(input, DEFAULT_ADMIN_PORT, true, new ArrayList<>());
-    if (!address.getAddress().isLoopbackAddress()) {
+    List<String> warnings = new ArrayList<>();
+    InetSocketAddress address = ListenAddresses.parse(input, DEFAULT_ADMIN_PORT, true, warnings);
+    // A host name other than localhost comes back as 127.0.0.1 with a warning; dropping that warning would
+    // silently correct the address.
+    if (!address.getAddress().isLoopbackAddress() || !warnings.isEmpty()) {
       throw new IllegalArgumentException("the admin listener must be on a loopback address, got \"" + input + "\"");
     }
     return address;
@@ -154,10 +158,13 @@ public final class TelemetryTableReader {
       diagnostics.error(settings.position("tls"), settings.keyPath("tls"), "not supported: egressd verifies the"
           + " collector against the JDK trust store; use an https endpoint with a trusted certificate");
     }
-    String endpoint = string(settings, "endpoint", null, diagnostics);
-    if (endpoint == null) {
+    if (settings.get("endpoint") == null) {
       diagnostics.error(node.position(kind), settings.keyPath("endpoint"), "missing (e.g. \"http://127.0.0.1:"
           + (http ? "4318/v1/logs" : "4317") + "\")");
+      return new Exporter.None();
+    }
+    String endpoint = string(settings, "endpoint", null, diagnostics);
+    if (endpoint == null) {
       return new Exporter.None();
     }
     if (!validEndpoint(endpoint)) {

@@ -98,9 +98,6 @@ public final class AdminListener {
       FullHttpResponse response = answer(request);
       boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
       HttpUtil.setContentLength(response, response.content().readableBytes());
-      if (request.method().equals(HttpMethod.HEAD)) {
-        response.content().clear();
-      }
       if (!keepAlive) {
         response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       }
@@ -114,7 +111,8 @@ public final class AdminListener {
       if (!request.decoderResult().isSuccess()) {
         return text(HttpResponseStatus.BAD_REQUEST, "malformed request\n");
       }
-      if (!loopbackHost(request.headers().get(HttpHeaderNames.HOST))) {
+      var hosts = request.headers().getAll(HttpHeaderNames.HOST);
+      if (hosts.size() != 1 || !loopbackHost(hosts.get(0))) {
         return text(HttpResponseStatus.FORBIDDEN, "the admin listener answers only Host: localhost or a loopback"
             + " address\n");
       }
