@@ -9,7 +9,6 @@ import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
 import dev.egressd.policy.NetworkPolicy;
-import dev.egressd.policy.PolicyEngine;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.ProxyServer;
 import dev.egressd.proxy.admin.AdminEndpoints;
@@ -113,7 +112,10 @@ final class RunCommand implements Callable<Integer> {
     }
     ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
         .metrics(telemetry.proxyMetrics()).build();
-    PolicyEngine engine = new PolicyEngine(policy, interception != null);
+    PolicyReloader reloader = new PolicyReloader(() -> {
+      DaemonConfig reloaded = configOptions.load(env);
+      return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));
+    }, config, interception != null);
     SystemResolver resolver = new SystemResolver(16, 4096);
     AtomicBoolean accepting = new AtomicBoolean(true);
     AuditSink logging = new LoggingAuditSink();
@@ -124,7 +126,7 @@ final class RunCommand implements Callable<Integer> {
     }
     ProxyServer server;
     try {
-      server = ProxyServer.start(options, () -> engine, resolver, event -> {
+      server = ProxyServer.start(options, reloader.engine(), resolver, event -> {
         logging.record(event);
         exported.record(event);
       }, listeners, interception == null ? null : interception.factory());
@@ -136,13 +138,27 @@ final class RunCommand implements Callable<Integer> {
       return Main.CONFIG_ERROR;
     }
     announce(System.out, server, config, interception);
+    startReloading(reloader, config);
     Runnable stop = () -> {
+      reloader.close();
       accepting.set(false);
       server.close(Duration.ofSeconds(command.isEmpty() ? shutdownGraceSeconds : 1));
       resolver.close();
       telemetry.close();
     };
     return command.isEmpty() ? serveUntilSignalled(stop) : runChild(server, stop, config, interception, env);
+  }
+
+  /** SIGHUP and, when the policy came from a file, a watch on that file, reload the policy. */
+  private static void startReloading(PolicyReloader reloader, DaemonConfig config) {
+    reloader.reloadOnSighup();
+    if (config.source() != null) {
+      try {
+        reloader.watch(config.source());
+      } catch (IOException e) {
+        log.warn("cannot watch {} for changes ({}); SIGHUP still reloads", config.source(), e.toString());
+      }
+    }
   }
 
   private TelemetrySettings telemetryOverrides(TelemetrySettings settings) {

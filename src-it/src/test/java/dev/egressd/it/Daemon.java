@@ -38,6 +38,8 @@ final class Daemon implements BeforeAllCallback, AfterAllCallback, BeforeEachCal
       Pattern.compile("egressd: HTTP proxy listening on 127\\.0\\.0\\.1:(\\d+) \\((\\w+)\\)");
   private static final Pattern SOCKS_LISTENING =
       Pattern.compile("egressd: SOCKS5 proxy listening on 127\\.0\\.0\\.1:(\\d+) \\(UDP (on|off)\\)");
+  private static final Pattern ADMIN_LISTENING =
+      Pattern.compile("egressd: admin listening on http://127\\.0\\.0\\.1:(\\d+) ");
   private static final Pattern INTERCEPTION =
       Pattern.compile("egressd: TLS interception on \\((.+)\\); CA (.+); clients must trust it: (.+)$");
   private static final Duration STARTUP = Duration.ofSeconds(60);
@@ -240,6 +242,24 @@ final class Daemon implements BeforeAllCallback, AfterAllCallback, BeforeEachCal
     Matcher matcher = INTERCEPTION.matcher(awaitStdout("egressd: TLS interception on"));
     assertThat(matcher.find()).as("TLS interception line").isTrue();
     return matcher;
+  }
+
+  /**
+   * The admin listener's port, from the {@code egressd: admin listening on http://127.0.0.1:PORT (...)} line; fails
+   * the test when the daemon printed none (admin listener off).
+   */
+  int adminPort() throws InterruptedException {
+    Matcher matcher = ADMIN_LISTENING.matcher(awaitStdout("egressd: admin listening on"));
+    assertThat(matcher.find()).as("admin listening line").isTrue();
+    return Integer.parseInt(matcher.group(1));
+  }
+
+  /**
+   * The directory holding the {@code --config} file (relative paths in the config resolve against it); deleted when
+   * the daemon stops.
+   */
+  Path configDirectory() {
+    return directory;
   }
 
   /** The running process (null once stopped). */

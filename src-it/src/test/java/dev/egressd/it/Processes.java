@@ -15,13 +15,15 @@ final class Processes {
   private static final List<String> AMBIENT = List.of("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
       "http_proxy", "https_proxy", "all_proxy", "no_proxy", "EGRESSD_CONFIG", "CODEX_HOME", "JAVA_TOOL_OPTIONS",
       "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CURL_HOME", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO",
-      "EGRESSD_HOME", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS");
+      "EGRESSD_HOME", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "EGRESSD_LOG_FORMAT", "EGRESSD_LOG_LEVEL",
+      "EGRESSD_CONVERSATION_ID", "EGRESSD_USER_ACCOUNT_ID");
 
   private Processes() {}
 
-  /** Removes ambient proxy and egressd settings from a child environment. */
+  /** Removes ambient proxy, egressd and OpenTelemetry settings from a child environment. */
   static void clean(Map<String, String> environment) {
     AMBIENT.forEach(environment::remove);
+    environment.keySet().removeIf(name -> name.startsWith("OTEL_"));
   }
 
   /** Runs a command to completion (stdin closed) and returns its exit status and output. */

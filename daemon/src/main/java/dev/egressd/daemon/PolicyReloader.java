@@ -1,0 +1,181 @@
+package dev.egressd.daemon;
+
+import dev.egressd.config.ConfigException;
+import dev.egressd.config.DaemonConfig;
+import dev.egressd.policy.NetworkPolicy;
+import dev.egressd.policy.PolicyEngine;
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Swaps in a new policy when the config file changes (a file watch) or on SIGHUP. The new policy applies to every
+ * decision made after the swap; tunnels already open keep running. A config that does not load is rejected with
+ * its errors logged, and the running policy stays. Settings that only a restart can apply (listeners, interception,
+ * telemetry) are compared and, when they differ, named in a warning.
+ */
+final class PolicyReloader implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PolicyReloader.class);
+  /** Editors and ConfigMap updates write in several steps; wait for the burst to end. */
+  private static final long SETTLE_MILLIS = 250;
+
+  /** Loads the configuration again, with the same command-line overrides. */
+  @FunctionalInterface
+  interface Loader {
+    DaemonConfig load() throws ConfigException;
+  }
+
+  private final Loader loader;
+  private final boolean interceptionRunning;
+  private final AtomicReference<PolicyEngine> engine;
+  private DaemonConfig current;
+  /** The file content last acted on; touched only by the watch thread. */
+  private byte[] lastSeen;
+  private WatchService watcher;
+  private Thread watchThread;
+
+  PolicyReloader(Loader loader, DaemonConfig initial, boolean interceptionRunning) {
+    this.loader = Objects.requireNonNull(loader, "loader");
+    this.current = Objects.requireNonNull(initial, "initial");
+    this.interceptionRunning = interceptionRunning;
+    this.engine = new AtomicReference<>(new PolicyEngine(initial.policy(), interceptionRunning));
+    this.lastSeen = read(initial.source());
+  }
+
+  /** What the proxy reads once per decision. */
+  Supplier<PolicyEngine> engine() {
+    return engine::get;
+  }
+
+  /**
+   * Loads the configuration and, if it is valid, makes its policy the running one.
+   *
+   * @param trigger why, for the log line
+   * @return whether the new policy is in force
+   */
+  synchronized boolean reload(String trigger) {
+    DaemonConfig next;
+    try {
+      next = loader.load();
+    } catch (ConfigException e) {
+      log.error("reload ({}) rejected; the running policy stays:\n{}", trigger, e.getMessage());
+      return false;
+    } catch (RuntimeException e) {
+      log.error("reload ({}) failed; the running policy stays: {}", trigger, e.toString());
+      return false;
+    }
+    List<String> needRestart = new ArrayList<>();
+    if (!next.listeners().equals(current.listeners())) {
+      needRestart.add("listeners");
+    }
+    if (next.policy().mitm() != current.policy().mitm() || !next.mitm().equals(current.mitm())) {
+      needRestart.add("TLS interception (mitm, CA paths, upstream bundle)");
+    }
+    if (!next.telemetry().equals(current.telemetry())) {
+      needRestart.add("[otel], [audit] and [admin]");
+    }
+    if (!needRestart.isEmpty()) {
+      log.warn("reload ({}): {} changed; restart egressd to apply; the running ones stay", trigger,
+          String.join(", ", needRestart));
+    }
+    next.warnings().forEach(w -> log.warn("{}", w));
+    NetworkPolicy policy = next.policy();
+    engine.set(new PolicyEngine(policy, interceptionRunning));
+    current = next;
+    log.info("reload ({}): policy from {}: {} rules, mode {}, enabled {}", trigger, policy.scope(),
+        policy.rules().size(), policy.mode().configName(), policy.enabled());
+    return true;
+  }
+
+  /**
+   * Reloads when {@code file} changes. Watches its directory, not the file, so that an editor's rename-over and a
+   * Kubernetes ConfigMap's symlink swap are seen too; reloads only when the content really differs.
+   */
+  void watch(Path file) throws IOException {
+    Path absolute = file.toAbsolutePath();
+    Path directory = absolute.getParent();
+    watcher = FileSystems.getDefault().newWatchService();
+    directory.register(watcher, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+        StandardWatchEventKinds.ENTRY_DELETE);
+    watchThread = new Thread(() -> watchLoop(absolute), "egressd-config-watch");
+    watchThread.setDaemon(true);
+    watchThread.start();
+  }
+
+  private void watchLoop(Path file) {
+    try {
+      while (true) {
+        WatchKey key = watcher.take();
+        // Let the burst of events from one save settle, then drop what queued meanwhile.
+        TimeUnit.MILLISECONDS.sleep(SETTLE_MILLIS);
+        key.pollEvents();
+        WatchKey more;
+        while ((more = watcher.poll()) != null) {
+          more.pollEvents();
+          more.reset();
+        }
+        if (!key.reset()) {
+          log.warn("config directory of {} is gone; file watching stopped (SIGHUP still reloads)", file);
+          return;
+        }
+        // Any change in the directory lands here; only new content, valid or not, is worth a (logged) attempt.
+        byte[] content = read(file);
+        if (content != null && !Arrays.equals(content, lastSeen)) {
+          lastSeen = content;
+          reload("file changed");
+        }
+      }
+    } catch (InterruptedException | ClosedWatchServiceException e) {
+      // closing
+    }
+  }
+
+  /** Reloads on SIGHUP, where the platform has it. */
+  void reloadOnSighup() {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
+        Thread reload = new Thread(() -> reload("SIGHUP"), "egressd-reload");
+        reload.setDaemon(true);
+        reload.start();
+      });
+    } catch (IllegalArgumentException e) {
+      log.info("SIGHUP is not available here; config reload is by file change only");
+    }
+  }
+
+  private static byte[] read(Path file) {
+    if (file == null) {
+      return null;
+    }
+    try {
+      return Files.readAllBytes(file);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  @Override
+  public void close() {
+    if (watcher != null) {
+      try {
+        watcher.close();
+      } catch (IOException e) {
+        // closing anyway
+      }
+    }
+  }
+}
