@@ -3,6 +3,7 @@ package dev.egressd.config;
 import dev.egressd.config.internal.ConfigAssembler;
 import dev.egressd.config.internal.Diagnostics;
 import dev.egressd.config.internal.LayerSelector;
+import dev.egressd.config.internal.LimitsTableReader;
 import dev.egressd.config.internal.MergedNetwork;
 import dev.egressd.config.internal.NetworkTableReader;
 import dev.egressd.config.internal.TableNode;
@@ -39,7 +40,7 @@ import org.tomlj.TomlVersion;
  * stronger entry wins (deny over allow). Both rule forms, the arrays {@code allowed_domains}/{@code denied_domains}
  * and the table {@code domains}, may be combined; at evaluation a matching deny always wins. Everything outside
  * these tables (model settings, filesystem permissions...) is ignored, except {@code [otel]}, {@code [audit]} and
- * {@code [admin]}, read into {@link TelemetrySettings}.
+ * {@code [admin]}, read into {@link TelemetrySettings}, and {@code [limits]}, read into {@link LimitSettings}.
  *
  * <p><b>Validation.</b> The file is parsed as TOML 1.0. Every problem is collected, then thrown together in one
  * {@link ConfigException}, each with {@code file:line:column} and the dotted key: syntax errors, unknown keys in a
@@ -100,7 +101,8 @@ public final class ConfigLoader {
         .scope("a configuration file (none was found; --allow also works)")
         .build();
     return new DaemonConfig(null, null, ListenerSettings.defaults(), policy, List.of(NO_FILE_WARNING),
-        UnixSocketSettings.NONE, true, MitmSettings.DEFAULTS, TelemetrySettings.DEFAULTS);
+        UnixSocketSettings.NONE, true, MitmSettings.DEFAULTS, TelemetrySettings.DEFAULTS,
+        LimitSettings.DEFAULTS);
   }
 
   private static DaemonConfig parse(String toml, String fileName, String profileOverride, Path source,
@@ -117,8 +119,9 @@ public final class ConfigLoader {
       NetworkTableReader.read(selection.layers().get(i).node(), i, merged, diagnostics);
     }
     TelemetrySettings telemetry = TelemetryTableReader.read(TableNode.root(document), diagnostics);
+    LimitSettings limits = LimitsTableReader.read(TableNode.root(document), diagnostics);
     DaemonConfig config = ConfigAssembler.assemble(selection, source, merged, diagnostics,
-        Objects.requireNonNull(environment, "environment"), telemetry);
+        Objects.requireNonNull(environment, "environment"), telemetry, limits);
     diagnostics.throwIfAny();
     return config;
   }

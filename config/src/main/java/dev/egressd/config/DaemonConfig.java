@@ -23,6 +23,7 @@ import java.util.Objects;
  *     own {@code HTTP_PROXY}/{@code HTTPS_PROXY}/{@code ALL_PROXY}
  * @param mitm where the interception CA lives and which extra roots are trusted upstream
  * @param telemetry where audit events, metrics and health go
+ * @param limits connection limits and timeouts
  */
 public record DaemonConfig(
     Path source,
@@ -33,7 +34,8 @@ public record DaemonConfig(
     UnixSocketSettings unixSockets,
     boolean allowUpstreamProxy,
     MitmSettings mitm,
-    TelemetrySettings telemetry) {
+    TelemetrySettings telemetry,
+    LimitSettings limits) {
 
   /** Null checks and a defensive copy of {@code warnings}. */
   public DaemonConfig {
@@ -43,29 +45,30 @@ public record DaemonConfig(
     Objects.requireNonNull(unixSockets, "unixSockets");
     Objects.requireNonNull(mitm, "mitm");
     Objects.requireNonNull(telemetry, "telemetry");
+    Objects.requireNonNull(limits, "limits");
   }
 
   /** A copy with another policy, for CLI overrides such as {@code --allow} and {@code --mode}. */
   public DaemonConfig withPolicy(NetworkPolicy policy) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry);
+        telemetry, limits);
   }
 
   /** A copy with other listeners, for {@code --listen}. */
   public DaemonConfig withListeners(ListenerSettings listeners) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry);
+        telemetry, limits);
   }
 
   /** A copy with other telemetry settings, for {@code --audit-file} and {@code --admin-listen}. */
   public DaemonConfig withTelemetry(TelemetrySettings telemetry) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry);
+        telemetry, limits);
   }
 
   /** A copy with other warnings, for command-line overrides. */
   public DaemonConfig withWarnings(List<String> warnings) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry);
+        telemetry, limits);
   }
 }

@@ -34,7 +34,9 @@ record Interception(TunnelInterceptor.Factory factory, ClientTrust trust, CaLoca
     CertificateAuthority ca = CertificateAuthority.loadOrCreate(location.certificate(), location.key(),
         Clock.systemUTC());
     LeafMinter minter = new LeafMinter(ca, Clock.systemUTC(), LEAF_CACHE_SIZE);
-    TunnelInterceptor.Factory factory = MitmStage.factory(minter, upstreamTls, MitmOptions.DEFAULTS);
+    MitmOptions limits = new MitmOptions(config.limits().tlsHandshakeTimeout(),
+        config.limits().maxInterceptedTunnels());
+    TunnelInterceptor.Factory factory = MitmStage.factory(minter, upstreamTls, limits);
     ClientTrust trust = ClientTrust.write(ca, location.certificate(), location.directory());
     return new Interception(factory, trust, location);
   }

@@ -85,6 +85,9 @@ final class PolicyReloader implements AutoCloseable {
     if (next.policy().mitm() != current.policy().mitm() || !next.mitm().equals(current.mitm())) {
       needRestart.add("TLS interception (mitm, CA paths, upstream bundle)");
     }
+    if (!next.limits().equals(current.limits())) {
+      needRestart.add("[limits]");
+    }
     if (!next.telemetry().equals(current.telemetry())) {
       needRestart.add("[otel], [audit] and [admin]");
     }

@@ -5,6 +5,7 @@ import dev.egressd.audit.otel.AuditMetadata;
 import dev.egressd.audit.otel.Telemetry;
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
+import dev.egressd.config.LimitSettings;
 import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
@@ -110,8 +111,11 @@ final class RunCommand implements Callable<Integer> {
       System.err.println("egressd: cannot start audit export: " + e.getMessage());
       return Main.CONFIG_ERROR;
     }
+    LimitSettings limits = config.limits();
     ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
-        .metrics(telemetry.proxyMetrics()).build();
+        .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
+        .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
+        .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout()).build();
     PolicyReloader reloader = new PolicyReloader(() -> {
       DaemonConfig reloaded = configOptions.load(env);
       return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));

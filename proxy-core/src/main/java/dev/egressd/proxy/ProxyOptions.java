@@ -18,10 +18,12 @@ import java.util.Objects;
  * @param maxHeaderSize largest accepted header block, in bytes
  * @param transport which Netty transport to use
  * @param metrics where connection counts and connect/DNS latencies go ({@link ProxyMetrics#NONE} by default)
+ * @param maxConnections client connections open at once, over all listeners; more are answered with 503
+ *     (HTTP) or reply 0x01 (SOCKS5) and closed
  */
 public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout, Duration resolveTimeout,
     Duration requestHeadTimeout, Duration idleTimeout, int maxInitialLineLength, int maxHeaderSize,
-    TransportChoice transport, ProxyMetrics metrics) {
+    TransportChoice transport, ProxyMetrics metrics, int maxConnections) {
 
   /** Which event-loop transport to run on. */
   public enum TransportChoice {
@@ -45,12 +47,18 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     if (maxInitialLineLength < 256) {
       throw new IllegalArgumentException("maxInitialLineLength: " + maxInitialLineLength + " (expected: >= 256)");
     }
+    if (maxConnections < 1) {
+      throw new IllegalArgumentException("maxConnections: " + maxConnections + " (expected: >= 1)");
+    }
     if (maxHeaderSize < 1024) {
       throw new IllegalArgumentException("maxHeaderSize: " + maxHeaderSize + " (expected: >= 1024)");
     }
   }
 
-  /** A builder with the defaults: 127.0.0.1:3128, 10 s connect, 2 s DNS, 30 s request head, 300 s idle. */
+  /**
+   * A builder with the defaults: 127.0.0.1:3128, 10 s connect, 2 s DNS, 30 s request head, 300 s idle, 4096
+   * connections.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -73,6 +81,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     private int maxHeaderSize = 32768;
     private TransportChoice transport = TransportChoice.AUTO;
     private ProxyMetrics metrics = ProxyMetrics.NONE;
+    private int maxConnections = 4096;
 
     private Builder() {}
 
@@ -130,10 +139,16 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
       return this;
     }
 
+    /** Sets how many client connections may be open at once. */
+    public Builder maxConnections(int maxConnections) {
+      this.maxConnections = maxConnections;
+      return this;
+    }
+
     /** Validates and builds. */
     public ProxyOptions build() {
       return new ProxyOptions(httpListen, connectTimeout, resolveTimeout, requestHeadTimeout, idleTimeout,
-          maxInitialLineLength, maxHeaderSize, transport, metrics);
+          maxInitialLineLength, maxHeaderSize, transport, metrics, maxConnections);
     }
   }
 }

@@ -20,6 +20,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -31,7 +32,11 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The running proxy: the HTTP listener (absolute-form forwarding and CONNECT) plus any listeners other front-end
@@ -41,6 +46,7 @@ import java.util.function.Supplier;
  * closes idle connections, lets requests in flight and tunnels finish for a grace period, then closes the rest.
  */
 public final class ProxyServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
   /** The name of the built-in HTTP listener. */
   public static final String HTTP = "http";
 
@@ -68,14 +74,33 @@ public final class ProxyServer implements AutoCloseable {
    * @param name a short unique name, e.g. {@code socks5}
    * @param address where to bind (port 0 picks a free port)
    * @param frontEnd builds its pipeline
+   * @param limited whether its connections count against {@link ProxyOptions#maxConnections()} (false for the
+   *     admin listener, which must answer while the proxy is full)
    */
-  public record Listener(String name, InetSocketAddress address, FrontEnd frontEnd) {
+  public record Listener(String name, InetSocketAddress address, FrontEnd frontEnd, boolean limited) {
     /** Null checks only. */
     public Listener {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(address, "address");
       Objects.requireNonNull(frontEnd, "frontEnd");
     }
+
+    /** A listener whose connections count against the limit. */
+    public Listener(String name, InetSocketAddress address, FrontEnd frontEnd) {
+      this(name, address, frontEnd, true);
+    }
+  }
+
+  /**
+   * Set on a client connection accepted while {@link ProxyOptions#maxConnections()} were already open. Its front
+   * end answers the first request with its protocol's "overloaded" reply and closes it.
+   */
+  public static final AttributeKey<Boolean> OVER_CONNECTION_LIMIT =
+      AttributeKey.valueOf(ProxyServer.class, "overConnectionLimit");
+
+  /** Whether {@code channel} was accepted over the connection limit. */
+  public static boolean overConnectionLimit(Channel channel) {
+    return Boolean.TRUE.equals(channel.attr(OVER_CONNECTION_LIMIT).get());
   }
 
   private final Transport transport;
@@ -138,12 +163,13 @@ public final class ProxyServer implements AutoCloseable {
       ListenerContext context = new ListenerContext(connector, options, transport.datagramChannelType(),
           interceptor);
       ChannelGroup connections = new DefaultChannelGroup("egressd-connections", GlobalEventExecutor.INSTANCE);
+      ConnectionLimit open = new ConnectionLimit(options.maxConnections());
       for (Listener listener : all) {
         if (bound.containsKey(listener.name())) {
           throw new IllegalArgumentException("listener name: " + listener.name() + " (expected: unique)");
         }
         Channel channel = bind(transport, boss, workers, connections, listener.frontEnd().initializer(context),
-            listener.address(), listener.name(), options.metrics());
+            listener, options, open);
         loopGuard.addListener((InetSocketAddress) channel.localAddress());
         bound.put(listener.name(), channel);
       }
@@ -157,8 +183,10 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   private static Channel bind(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
-      ChannelGroup connections, ChannelHandler initializer, InetSocketAddress address, String name,
-      ProxyMetrics metrics) throws InterruptedException {
+      ChannelGroup connections, ChannelHandler initializer, Listener listener, ProxyOptions options,
+      ConnectionLimit limit) throws InterruptedException {
+    String name = listener.name();
+    ProxyMetrics metrics = options.metrics();
     return new ServerBootstrap()
         .group(boss, workers)
         .channel(transport.serverChannelType())
@@ -172,6 +200,9 @@ public final class ProxyServer implements AutoCloseable {
             connections.add(ctx.channel());
             metrics.connectionOpened(name);
             ctx.channel().closeFuture().addListener(f -> metrics.connectionClosed(name));
+            if (listener.limited() && !limit.admit(ctx.channel(), name)) {
+              ctx.channel().attr(OVER_CONNECTION_LIMIT).set(true);
+            }
             ctx.pipeline().replace(this, null, initializer);
             ctx.fireChannelRegistered();
           }
@@ -181,9 +212,36 @@ public final class ProxyServer implements AutoCloseable {
             return true;
           }
         })
-        .bind(address)
+        .bind(listener.address())
         .sync()
         .channel();
+  }
+
+  /** Counts limited client connections; logs when the limit is hit, at most once a minute. */
+  private static final class ConnectionLimit {
+    private final int max;
+    private final AtomicInteger open = new AtomicInteger();
+    private final AtomicLong lastWarning = new AtomicLong(Long.MIN_VALUE);
+
+    ConnectionLimit(int max) {
+      this.max = max;
+    }
+
+    /** Counts {@code channel} until it closes; false when it is over the limit. */
+    boolean admit(Channel channel, String listener) {
+      int now = open.incrementAndGet();
+      channel.closeFuture().addListener(f -> open.decrementAndGet());
+      if (now <= max) {
+        return true;
+      }
+      long minute = TimeUnit.NANOSECONDS.toMinutes(System.nanoTime());
+      long last = lastWarning.get();
+      if (last != minute && lastWarning.compareAndSet(last, minute)) {
+        log.warn("connection limit reached ({} open, max_connections {}): refusing new connections on {} and"
+            + " the other listeners until some close", now, max, listener);
+      }
+      return false;
+    }
   }
 
   /** The address the HTTP listener is bound to (with the real port when port 0 was requested). */

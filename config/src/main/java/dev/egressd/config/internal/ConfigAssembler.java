@@ -1,6 +1,7 @@
 package dev.egressd.config.internal;
 
 import dev.egressd.config.DaemonConfig;
+import dev.egressd.config.LimitSettings;
 import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.MitmSettings;
 import dev.egressd.config.SocksCredentials;
@@ -31,15 +32,18 @@ public final class ConfigAssembler {
   private final Diagnostics diagnostics;
   private final UnaryOperator<String> environment;
   private final TelemetrySettings telemetry;
+  private final LimitSettings limits;
 
   private ConfigAssembler(LayerSelector.Selection selection, Path source, MergedNetwork merged,
-      Diagnostics diagnostics, UnaryOperator<String> environment, TelemetrySettings telemetry) {
+      Diagnostics diagnostics, UnaryOperator<String> environment, TelemetrySettings telemetry,
+      LimitSettings limits) {
     this.selection = selection;
     this.source = source;
     this.merged = merged;
     this.diagnostics = diagnostics;
     this.environment = environment;
     this.telemetry = telemetry;
+    this.limits = limits;
   }
 
   /**
@@ -49,10 +53,12 @@ public final class ConfigAssembler {
    * @param environment looks up environment variables (secrets named by the file)
    * @param telemetry the {@code [otel]}, {@code [audit]} and {@code [admin]} settings; a relative audit file is
    *     resolved against the config file's directory
+   * @param limits the {@code [limits]} settings
    */
   public static DaemonConfig assemble(LayerSelector.Selection selection, Path source, MergedNetwork merged,
-      Diagnostics diagnostics, UnaryOperator<String> environment, TelemetrySettings telemetry) {
-    return new ConfigAssembler(selection, source, merged, diagnostics, environment, telemetry).assemble();
+      Diagnostics diagnostics, UnaryOperator<String> environment, TelemetrySettings telemetry,
+      LimitSettings limits) {
+    return new ConfigAssembler(selection, source, merged, diagnostics, environment, telemetry, limits).assemble();
   }
 
   private DaemonConfig assemble() {
@@ -63,7 +69,8 @@ public final class ConfigAssembler {
     NetworkPolicy policy = policy();
     MitmSettings mitm = mitmSettings();
     return new DaemonConfig(source, selection.profile(), listeners, policy,
-        diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm, telemetry());
+        diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm, telemetry(),
+        limits);
   }
 
   private TelemetrySettings telemetry() {

@@ -58,7 +58,7 @@ public final class AdminListener {
             .addLast(new HttpObjectAggregator(MAX_REQUEST))
             .addLast(new AdminHandler(endpoints));
       }
-    });
+    }, false); // not counted against max_connections: monitoring must see a full proxy
   }
 
   /** True for {@code localhost}, {@code 127.x.y.z} and {@code [::1]}, with or without a port. */

@@ -2,6 +2,7 @@ package dev.egressd.proxy.http;
 
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.ProxyOptions;
+import dev.egressd.proxy.ProxyServer;
 import dev.egressd.proxy.tunnel.TunnelInterceptor;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import io.netty.channel.ChannelInitializer;
@@ -31,6 +32,14 @@ public final class HttpProxyInitializer extends ChannelInitializer<Channel> {
 
   @Override
   protected void initChannel(Channel ch) {
+    if (ProxyServer.overConnectionLimit(ch)) {
+      ch.pipeline()
+          .addLast(PipelineNames.IDLE_TIMEOUT,
+              new IdleStateHandler(0, 0, options.requestHeadTimeout().toMillis(), TimeUnit.MILLISECONDS))
+          .addLast(PipelineNames.HTTP_CODEC, serverCodec(options))
+          .addLast(new OverloadedHandler());
+      return;
+    }
     ch.pipeline()
         .addLast(PipelineNames.IDLE_TIMEOUT,
             new IdleStateHandler(0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS))

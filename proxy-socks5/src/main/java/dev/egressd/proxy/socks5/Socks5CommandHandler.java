@@ -8,6 +8,7 @@ import dev.egressd.policy.Protocol;
 import dev.egressd.policy.Reason;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.ProxyOptions;
+import dev.egressd.proxy.ProxyServer;
 import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.tunnel.Tunnel;
 import dev.egressd.proxy.tunnel.TunnelInterceptor;
@@ -100,6 +101,11 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
       log.info("SOCKS5 request from {} rejected: {}", client(ctx.channel()), cause);
       replyAndClose(cause.contains("address type") ? Socks5CommandStatus.ADDRESS_UNSUPPORTED
           : Socks5CommandStatus.FAILURE);
+      return;
+    }
+    if (ProxyServer.overConnectionLimit(ctx.channel())) {
+      log.info("SOCKS5 request from {} refused: the connection limit is reached", client(ctx.channel()));
+      replyAndClose(Socks5CommandStatus.FAILURE);
       return;
     }
     if (Socks5CommandType.CONNECT.equals(command.type())) {
