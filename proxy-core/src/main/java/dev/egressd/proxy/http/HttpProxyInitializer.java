@@ -34,10 +34,8 @@ public final class HttpProxyInitializer extends ChannelInitializer<Channel> {
   protected void initChannel(Channel ch) {
     if (ProxyServer.overConnectionLimit(ch)) {
       ch.pipeline()
-          .addLast(PipelineNames.IDLE_TIMEOUT,
-              new IdleStateHandler(0, 0, options.requestHeadTimeout().toMillis(), TimeUnit.MILLISECONDS))
           .addLast(PipelineNames.HTTP_CODEC, serverCodec(options))
-          .addLast(new OverloadedHandler());
+          .addLast(new OverloadedHandler(options.requestHeadTimeout()));
       return;
     }
     ch.pipeline()

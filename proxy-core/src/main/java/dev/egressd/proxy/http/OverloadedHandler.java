@@ -9,14 +9,26 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.ReferenceCountUtil;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The whole pipeline of a connection accepted over the connection limit: it reads the request head, so the client
  * is not reset mid-send and sees the answer, then answers 503 {@code proxy-overloaded} and closes.
  */
 final class OverloadedHandler extends ChannelInboundHandlerAdapter {
+  private final Duration headTimeout;
+
+  /** @param headTimeout the connection is closed when no request head arrived by then, however slowly it trickles */
+  OverloadedHandler(Duration headTimeout) {
+    this.headTimeout = headTimeout;
+  }
+
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
+    ctx.executor().schedule(() -> {
+      ctx.close();
+    }, headTimeout.toMillis(), TimeUnit.MILLISECONDS);
     ctx.read();
     ctx.fireChannelActive();
   }
