@@ -1,0 +1,195 @@
+package dev.egressd.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.egressd.policy.PolicyEngine;
+import dev.egressd.proxy.testing.FakeResolver;
+import dev.egressd.proxy.testing.RecordingAuditSink;
+import dev.egressd.proxy.testing.TestOrigin;
+import dev.egressd.proxy.testing.TestPolicies;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Upstreams that misbehave: reset mid-response, half-close, never read. The proxy passes on what it can, holds no
+ * unbounded buffer, and keeps serving other clients throughout.
+ */
+@Timeout(60)
+class UpstreamFaultsTest {
+  private final FakeResolver resolver = new FakeResolver().map("allowed.test", "127.0.0.1");
+  private final RecordingAuditSink audit = new RecordingAuditSink();
+  private TestOrigin healthy;
+  private ServerSocket faulty;
+  private ProxyServer proxy;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    healthy = new TestOrigin();
+    faulty = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    PolicyEngine engine = TestPolicies.standard();
+    proxy = ProxyServer.start(ProxyOptions.builder().httpListen(new InetSocketAddress("127.0.0.1", 0))
+        .connectTimeout(Duration.ofSeconds(2)).build(), () -> engine, resolver, audit);
+  }
+
+  @AfterEach
+  void tearDown() throws IOException {
+    proxy.close();
+    faulty.close();
+    healthy.close();
+  }
+
+  private Socket client() throws IOException {
+    Socket socket = new Socket(proxy.httpAddress().getAddress(), proxy.httpAddress().getPort());
+    socket.setSoTimeout(10_000);
+    return socket;
+  }
+
+  private String healthyGet() throws IOException {
+    String host = "allowed.test:" + healthy.port();
+    try (Socket socket = client()) {
+      socket.getOutputStream().write(("GET http://" + host + "/echo HTTP/1.1\r\nHost: " + host
+          + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      return new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  /** Opens a CONNECT tunnel to the faulty origin; returns the client socket after the 200. */
+  private Socket tunnel() throws IOException {
+    Socket socket = client();
+    String authority = "allowed.test:" + faulty.getLocalPort();
+    socket.getOutputStream().write(("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII));
+    InputStream in = socket.getInputStream();
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+      int b = in.read();
+      assertThat(b).as("CONNECT response").isNotEqualTo(-1);
+      head.write(b);
+    }
+    assertThat(head.toString(StandardCharsets.ISO_8859_1)).startsWith("HTTP/1.1 200");
+    return socket;
+  }
+
+  @Test
+  void originThatResetsMidResponseEndsTheClientsResponseAndNothingElse() throws Exception {
+    Thread origin = new Thread(() -> {
+      try (Socket s = faulty.accept()) {
+        s.getInputStream().read(new byte[4096]);
+        s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial".getBytes(
+            StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        Thread.sleep(200);
+        s.setSoLinger(true, 0); // close with RST
+      } catch (IOException | InterruptedException e) {
+        // test ends either way
+      }
+    });
+    origin.start();
+    String host = "allowed.test:" + faulty.getLocalPort();
+    String reply;
+    try (Socket socket = client()) {
+      socket.getOutputStream().write(("GET http://" + host + "/ HTTP/1.1\r\nHost: " + host + "\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      ByteArrayOutputStream received = new ByteArrayOutputStream();
+      try {
+        socket.getInputStream().transferTo(received);
+      } catch (IOException e) {
+        // a reset may reach the client too; what arrived before it counts
+      }
+      reply = received.toString(StandardCharsets.ISO_8859_1);
+    }
+    origin.join();
+
+    assertThat(reply).startsWith("HTTP/1.1 200").contains("partial");
+    assertThat(reply.length()).as("the response ends short; the proxy never invents the rest").isLessThan(100_000);
+    assertThat(healthyGet()).startsWith("HTTP/1.1 200");
+  }
+
+  @Test
+  void originThatHalfClosesATunnelDeliversEverythingThenEnds() throws Exception {
+    byte[] payload = new byte[256 * 1024];
+    for (int i = 0; i < payload.length; i++) {
+      payload[i] = (byte) i;
+    }
+    Thread origin = new Thread(() -> {
+      try (Socket s = faulty.accept()) {
+        s.getOutputStream().write(payload);
+        s.shutdownOutput(); // half-close: FIN after the payload, still able to read
+        s.getInputStream().readAllBytes();
+      } catch (IOException e) {
+        // test ends either way
+      }
+    });
+    origin.start();
+
+    byte[] received;
+    try (Socket socket = tunnel()) {
+      received = socket.getInputStream().readAllBytes();
+    }
+    origin.join(10_000);
+
+    assertThat(received).isEqualTo(payload);
+    assertThat(healthyGet()).startsWith("HTTP/1.1 200");
+  }
+
+  @Test
+  void originThatNeverReadsStallsTheUploaderInsteadOfFillingTheProxysMemory() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    Thread origin = new Thread(() -> {
+      try (Socket s = faulty.accept()) {
+        s.setReceiveBufferSize(64 * 1024);
+        release.await(); // never reads until the test is done
+      } catch (IOException | InterruptedException e) {
+        // test ends either way
+      }
+    });
+    origin.start();
+    AtomicLong written = new AtomicLong();
+    try (Socket socket = tunnel()) {
+      Thread uploader = new Thread(() -> {
+        byte[] chunk = new byte[64 * 1024];
+        try {
+          OutputStream out = socket.getOutputStream();
+          for (int i = 0; i < 16 * 64; i++) { // up to 64 MiB
+            out.write(chunk);
+            written.addAndGet(chunk.length);
+          }
+        } catch (IOException e) {
+          // the socket is closed at the end of the test
+        }
+      });
+      uploader.setDaemon(true);
+      uploader.start();
+
+      long previous = -1;
+      long now = written.get();
+      while (now != previous) { // wait until the upload stalls
+        previous = now;
+        TimeUnit.MILLISECONDS.sleep(500);
+        now = written.get();
+      }
+
+      assertThat(now).as("bytes accepted from the uploader before it stalled: socket buffers plus at most one"
+          + " read in flight, not the whole upload").isLessThan(32L * 1024 * 1024);
+      assertThat(healthyGet()).as("others are served while the tunnel is stalled").startsWith("HTTP/1.1 200");
+    } finally {
+      release.countDown();
+      origin.join(10_000);
+    }
+  }
+}
