@@ -137,8 +137,9 @@ final class RunCommand implements Callable<Integer> {
     } catch (Exception e) {
       resolver.close();
       telemetry.close();
-      System.err.println("egressd: cannot start the listeners (" + options.httpListen()
-          + (config.listeners().socksEnabled() ? ", SOCKS5 " + config.listeners().socks() : "") + "): " + e);
+      System.err.println("egressd: cannot start: " + (e instanceof ProxyServer.BindException ? e.getMessage()
+          : "the listeners (" + options.httpListen() + (config.listeners().socksEnabled() ? ", SOCKS5 "
+          + config.listeners().socks() : "") + "): " + e));
       return Main.CONFIG_ERROR;
     }
     announce(System.out, server, config, interception);

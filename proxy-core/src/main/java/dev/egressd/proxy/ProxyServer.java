@@ -168,8 +168,15 @@ public final class ProxyServer implements AutoCloseable {
         if (bound.containsKey(listener.name())) {
           throw new IllegalArgumentException("listener name: " + listener.name() + " (expected: unique)");
         }
-        Channel channel = bind(transport, boss, workers, connections, listener.frontEnd().initializer(context),
-            listener, options, open);
+        Channel channel;
+        try {
+          channel = bind(transport, boss, workers, connections, listener.frontEnd().initializer(context),
+              listener, options, open);
+        } catch (InterruptedException e) {
+          throw e;
+        } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
+          throw new BindException(listener, e);
+        }
         loopGuard.addListener((InetSocketAddress) channel.localAddress());
         bound.put(listener.name(), channel);
       }
@@ -215,6 +222,28 @@ public final class ProxyServer implements AutoCloseable {
         .bind(listener.address())
         .sync()
         .channel();
+  }
+
+  /** A listener could not be bound; the message names the listener, the address and the cause. */
+  public static final class BindException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    BindException(Listener listener, Throwable cause) {
+      super("cannot bind the " + listener.name() + " listener to " + hostPort(listener.address()) + ": "
+          + reason(cause), cause);
+    }
+
+    private static String hostPort(InetSocketAddress address) {
+      String host = address.getAddress().getHostAddress();
+      return (host.contains(":") ? "[" + host + "]" : host) + ":" + address.getPort();
+    }
+
+    private static String reason(Throwable cause) {
+      String message = String.valueOf(cause.getMessage());
+      // Netty's native transport words it "bind(..) failed with error(-98): Address already in use".
+      int colon = message.lastIndexOf("): ");
+      return colon >= 0 ? message.substring(colon + 3) : message;
+    }
   }
 
   /** Counts limited client connections; logs when the limit is hit, at most once a minute. */
