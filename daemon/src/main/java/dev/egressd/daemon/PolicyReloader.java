@@ -120,6 +120,8 @@ final class PolicyReloader implements AutoCloseable {
   }
 
   private void watchLoop(Path file) {
+    // A change between the first load and the watch's registration has no event: look once now.
+    reloadIfChanged(file);
     try {
       while (true) {
         WatchKey key = watcher.take();
@@ -135,15 +137,19 @@ final class PolicyReloader implements AutoCloseable {
           log.warn("config directory of {} is gone; file watching stopped (SIGHUP still reloads)", file);
           return;
         }
-        // Any change in the directory lands here; only new content, valid or not, is worth a (logged) attempt.
-        byte[] content = read(file);
-        if (content != null && !Arrays.equals(content, lastSeen)) {
-          lastSeen = content;
-          reload("file changed");
-        }
+        reloadIfChanged(file);
       }
     } catch (InterruptedException | ClosedWatchServiceException e) {
       // closing
+    }
+  }
+
+  /** Any change in the directory lands here; only new content, valid or not, is worth a (logged) attempt. */
+  private void reloadIfChanged(Path file) {
+    byte[] content = read(file);
+    if (content != null && !Arrays.equals(content, lastSeen)) {
+      lastSeen = content;
+      reload("file changed");
     }
   }
 

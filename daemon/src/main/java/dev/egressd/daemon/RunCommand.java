@@ -142,8 +142,8 @@ final class RunCommand implements Callable<Integer> {
           + config.listeners().socks() : "") + "): " + e));
       return Main.CONFIG_ERROR;
     }
+    startReloading(reloader, config); // before the announcement: whoever waits for it may edit the file next
     announce(System.out, server, config, interception);
-    startReloading(reloader, config);
     Runnable stop = () -> {
       reloader.close();
       accepting.set(false);
