@@ -42,7 +42,8 @@ final class PolicyReloader implements AutoCloseable {
   private final Loader loader;
   private final boolean interceptionRunning;
   private final AtomicReference<PolicyEngine> engine;
-  private DaemonConfig current;
+  /** The configuration the daemon started with: restart-only settings are compared with it. */
+  private final DaemonConfig running;
   /** The file content last acted on; touched only by the watch thread. */
   private byte[] lastSeen;
   private WatchService watcher;
@@ -50,9 +51,9 @@ final class PolicyReloader implements AutoCloseable {
 
   PolicyReloader(Loader loader, DaemonConfig initial, boolean interceptionRunning) {
     this.loader = Objects.requireNonNull(loader, "loader");
-    this.current = Objects.requireNonNull(initial, "initial");
+    this.running = Objects.requireNonNull(initial, "initial");
     this.interceptionRunning = interceptionRunning;
-    this.engine = new AtomicReference<>(new PolicyEngine(initial.policy(), interceptionRunning));
+    this.engine = new AtomicReference<>(engineFor(initial.policy()));
     this.lastSeen = read(initial.source());
   }
 
@@ -79,16 +80,16 @@ final class PolicyReloader implements AutoCloseable {
       return false;
     }
     List<String> needRestart = new ArrayList<>();
-    if (!next.listeners().equals(current.listeners())) {
+    if (!next.listeners().equals(running.listeners())) {
       needRestart.add("listeners");
     }
-    if (next.policy().mitm() != current.policy().mitm() || !next.mitm().equals(current.mitm())) {
+    if (next.policy().mitm() != running.policy().mitm() || !next.mitm().equals(running.mitm())) {
       needRestart.add("TLS interception (mitm, CA paths, upstream bundle)");
     }
-    if (!next.limits().equals(current.limits())) {
+    if (!next.limits().equals(running.limits())) {
       needRestart.add("[limits]");
     }
-    if (!next.telemetry().equals(current.telemetry())) {
+    if (!next.telemetry().equals(running.telemetry())) {
       needRestart.add("[otel], [audit] and [admin]");
     }
     if (!needRestart.isEmpty()) {
@@ -97,11 +98,18 @@ final class PolicyReloader implements AutoCloseable {
     }
     next.warnings().forEach(w -> log.warn("{}", w));
     NetworkPolicy policy = next.policy();
-    engine.set(new PolicyEngine(policy, interceptionRunning));
-    current = next;
+    engine.set(engineFor(policy));
     log.info("reload ({}): policy from {}: {} rules, mode {}, enabled {}", trigger, policy.scope(),
         policy.rules().size(), policy.mode().configName(), policy.enabled());
     return true;
+  }
+
+  /**
+   * A file that turns {@code mitm} off must not leave the installed interception stage vouching for limited-mode
+   * tunnels it will no longer inspect: the engine then refuses them, as a restart with that file would.
+   */
+  private PolicyEngine engineFor(NetworkPolicy policy) {
+    return new PolicyEngine(policy, interceptionRunning && policy.mitm());
   }
 
   /**

@@ -37,7 +37,10 @@ class OtelDecisionWriterTest {
   private final LongAdder dropped = new LongAdder();
   private final SdkLoggerProvider provider = SdkLoggerProvider.builder()
       .addLogRecordProcessor(BatchLogRecordProcessor.builder(budget.track(exporter))
-          .setMaxQueueSize(QUEUE).setMaxExportBatchSize(QUEUE).setScheduleDelay(Duration.ofHours(1)).build())
+          // Room for twice the budget, so a full queue never triggers an export of its own: exports happen only
+          // at the test's flushes, which makes the order and the budget's release deterministic.
+          .setMaxQueueSize(2 * QUEUE).setMaxExportBatchSize(2 * QUEUE).setScheduleDelay(Duration.ofHours(1))
+          .build())
       .build();
   private final OtelDecisionWriter writer = new OtelDecisionWriter(provider.get("dev.egressd"), budget, dropped);
 
