@@ -278,4 +278,21 @@ class ProxyServerTest {
     }
     return sb.toString();
   }
+
+  @Test
+  void malformedChunkedBodyIsRefusedAndTheOriginNeverSeesACompleteRequest() throws Exception {
+    String host = "allowed.test:" + origin.port();
+    String reply;
+    try (Socket socket = new Socket(proxy.httpAddress().getAddress(), proxy.httpAddress().getPort())) {
+      socket.setSoTimeout(10_000);
+      socket.getOutputStream().write(("POST http://" + host + "/echo HTTP/1.1\r\nHost: " + host
+          + "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
+
+    assertThat(reply).startsWith("HTTP/1.1 400").contains("x-proxy-error: malformed-request");
+    Thread.sleep(200); // let a (wrongly) completed request reach the origin's aggregator before looking
+    assertThat(origin.requestLines()).as("complete requests at the origin").isEmpty();
+  }
 }

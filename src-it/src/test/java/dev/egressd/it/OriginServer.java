@@ -55,6 +55,7 @@ final class OriginServer implements BeforeAllCallback, AfterAllCallback, BeforeE
   private final boolean decoy;
   private final TestCertificates certificates;
   private final int wantedPort;
+  private final List<String> aliases;
   private final List<ServerSocket> listeners = new CopyOnWriteArrayList<>();
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private final AtomicInteger connections = new AtomicInteger();
@@ -68,10 +69,16 @@ final class OriginServer implements BeforeAllCallback, AfterAllCallback, BeforeE
   private int port;
 
   private OriginServer(boolean tls, boolean decoy, TestCertificates certificates, int wantedPort) {
+    this(tls, decoy, certificates, wantedPort, List.of());
+  }
+
+  private OriginServer(boolean tls, boolean decoy, TestCertificates certificates, int wantedPort,
+      List<String> aliases) {
     this.tls = tls;
     this.decoy = decoy;
     this.certificates = certificates;
     this.wantedPort = wantedPort;
+    this.aliases = List.copyOf(aliases);
   }
 
   /** A plain HTTP origin. */
@@ -94,7 +101,17 @@ final class OriginServer implements BeforeAllCallback, AfterAllCallback, BeforeE
 
   /** This origin, also listening on 127.0.0.2 at the same port. */
   OriginServer withPrivateDecoy() {
-    return new OriginServer(tls, true, certificates, wantedPort);
+    return new OriginServer(tls, true, certificates, wantedPort, aliases);
+  }
+
+  /**
+   * This origin, also listening on another loopback address (e.g. {@code 127.0.0.3}) at the same port, counted and
+   * recorded like the others; {@link RecordedRequest#localAddress()} tells which address a request came in on.
+   */
+  OriginServer alsoOn(String loopbackAddress) {
+    List<String> all = new ArrayList<>(aliases);
+    all.add(loopbackAddress);
+    return new OriginServer(tls, decoy, certificates, wantedPort, all);
   }
 
   /**
@@ -102,7 +119,7 @@ final class OriginServer implements BeforeAllCallback, AfterAllCallback, BeforeE
    * {@link #start()} fails with an {@link IOException} when the port cannot be bound.
    */
   OriginServer onPort(int port) {
-    return new OriginServer(tls, decoy, certificates, port);
+    return new OriginServer(tls, decoy, certificates, port, aliases);
   }
 
   @Override
@@ -158,13 +175,24 @@ final class OriginServer implements BeforeAllCallback, AfterAllCallback, BeforeE
       }
       port = main.getLocalPort();
       listeners.add(main);
-      if (!decoy) {
+      List<String> extra = new ArrayList<>(aliases);
+      if (decoy) {
+        extra.add(0, "127.0.0.2");
+      }
+      if (extra.isEmpty()) {
         break;
       }
       try {
-        listeners.add(bind(port, "127.0.0.2"));
+        for (String address : extra) {
+          listeners.add(bind(port, address));
+        }
         break;
       } catch (IOException e) {
+        for (ServerSocket listener : listeners) {
+          if (listener != main) {
+            listener.close();
+          }
+        }
         main.close();
         listeners.clear();
         if (attempt == 10) {

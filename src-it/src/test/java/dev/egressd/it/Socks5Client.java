@@ -221,6 +221,11 @@ final class Socks5Client implements AutoCloseable {
     return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
   }
 
+  /** Half-closes the connection: the proxy sees end of stream, and its answer can still be read. */
+  void shutdownOutput() throws IOException {
+    socket.shutdownOutput();
+  }
+
   /** The stream from the proxy, for reading a tunnelled protocol directly. */
   InputStream input() {
     return in;

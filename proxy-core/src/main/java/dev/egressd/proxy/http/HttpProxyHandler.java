@@ -153,7 +153,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
       }
       case DISCARDING_BODY -> {
-        if (msg instanceof HttpContent content) {
+        if (msg instanceof HttpContent content && content.decoderResult().isFailure()) {
+          content.release();
+          closeClient(); // the codec discards everything after a framing error: nothing more can be parsed
+        } else if (msg instanceof HttpContent content) {
           boolean last = content instanceof LastHttpContent;
           content.release();
           if (last) {
@@ -379,6 +382,19 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void forwardBody(HttpContent content) {
+    if (content.decoderResult().isFailure()) {
+      // A malformed body (a bad chunk size, say): forwarding this part would let the client codec end the body
+      // cleanly, and the origin would see a complete request the client never sent. Cut the origin off mid-body.
+      Throwable cause = content.decoderResult().cause();
+      content.release();
+      closeUpstream();
+      if (responseInProgress) {
+        closeClient();
+      } else {
+        answer(HttpMessages.malformed(cause), true);
+      }
+      return;
+    }
     boolean last = content instanceof LastHttpContent;
     if (last) {
       state = State.AWAITING_RESPONSE;
