@@ -30,7 +30,12 @@ public enum AddressClass {
   /** {@code 198.18/15} (also what fake-IP DNS resolvers hand out), {@code 2001:2::/48}. */
   BENCHMARKING("benchmarking"),
   /** IETF protocol assignments, {@code 240/4}, discard-only and other special-purpose blocks. */
-  RESERVED("reserved");
+  RESERVED("reserved"),
+  /**
+   * A host-local cloud service at a public-looking address: Azure's WireServer {@code 168.63.129.16} (instance
+   * metadata, health probes, guest agent). Closed like the link-local metadata services; an IP rule opens it.
+   */
+  CLOUD_METADATA("cloud metadata");
 
   private final String label;
 

@@ -25,6 +25,7 @@ public final class AddressClassifier {
       block("10.0.0.0", 8, AddressClass.PRIVATE),
       block("100.64.0.0", 10, AddressClass.SHARED),
       block("127.0.0.0", 8, AddressClass.LOOPBACK),
+      block("168.63.129.16", 32, AddressClass.CLOUD_METADATA),
       block("169.254.0.0", 16, AddressClass.LINK_LOCAL),
       block("172.16.0.0", 12, AddressClass.PRIVATE),
       block("192.0.0.0", 24, AddressClass.RESERVED),

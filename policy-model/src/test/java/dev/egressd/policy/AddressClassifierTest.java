@@ -76,10 +76,12 @@ class AddressClassifierTest {
       "240.0.0.0       | RESERVED",
       "255.255.255.254 | RESERVED",
       "255.255.255.255 | BROADCAST",
-      // public, incl. Azure's WireServer 168.63.129.16: it is in public space, so only a deny rule can block it
+      // public; Azure's WireServer sits in public space but reaches the host's fabric, so it is closed like metadata
       "8.8.8.8         | PUBLIC",
       "1.1.1.1         | PUBLIC",
-      "168.63.129.16   | PUBLIC",
+      "168.63.129.15   | PUBLIC",
+      "168.63.129.16   | CLOUD_METADATA",
+      "168.63.129.17   | PUBLIC",
   })
   void classifiesIpv4RangesAtTheirEdges(String address, AddressClass expected) {
     assertClass(address, expected);

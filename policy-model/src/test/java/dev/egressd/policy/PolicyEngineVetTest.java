@@ -20,7 +20,6 @@ class PolicyEngineVetTest {
       // all public
       "one public answer                   | +example.com                 | example.com:443 | 93.184.216.34                      | ALLOW             | example.com     | ''",
       "several public answers              | +example.com                 | example.com:443 | 8.8.8.8,1.1.1.1,2606:4700::1111    | ALLOW             | example.com     | ''",
-      "Azure WireServer is public          | +*                           | wire.test:80    | 168.63.129.16                      | ALLOW             | *               | ''",
       "public NAT64 answer                 | +*                           | v6only.test:443 | 64:ff9b::808:808                   | ALLOW             | *               | ''",
       // any private answer refuses the whole host
       "one private answer                  | +example.com                 | example.com:443 | 10.0.0.5                           | NOT_ALLOWED_LOCAL | example.com     | example.com resolved to 10.0.0.5, which is not a public address (private); allow that address with an IP or CIDR rule or set allow_local_binding = true in profile \"test\".",
@@ -28,6 +27,7 @@ class PolicyEngineVetTest {
       "first offending answer is named     | +*                           | a.test:443      | 8.8.8.8,127.0.0.1,10.0.0.5         | NOT_ALLOWED_LOCAL | *               | resolved to 127.0.0.1, which is not a public address (loopback)",
       "metadata answer                     | +*                           | md.test:80      | 169.254.169.254                    | NOT_ALLOWED_LOCAL | *               | (link-local)",
       "IPv6 metadata answer                | +*                           | md.test:80      | fd00:ec2::254                      | NOT_ALLOWED_LOCAL | *               | (unique-local)",
+      "Azure WireServer answer             | +*                           | wire.test:80    | 168.63.129.16                      | NOT_ALLOWED_LOCAL | *               | (cloud metadata)",
       "fake-IP DNS answer                  | +*                           | a.test:443      | 198.18.0.7                         | NOT_ALLOWED_LOCAL | *               | (benchmarking)",
       "mapped loopback answer              | +*                           | a.test:443      | ::ffff:127.0.0.1                   | NOT_ALLOWED_LOCAL | *               | resolved to ::ffff:127.0.0.1, which is not a public address (loopback)",
       "NAT64 private answer                | +*                           | a.test:443      | 64:ff9b::a00:1                     | NOT_ALLOWED_LOCAL | *               | (private)",
