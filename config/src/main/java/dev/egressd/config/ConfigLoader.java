@@ -109,7 +109,7 @@ public final class ConfigLoader {
       UnaryOperator<String> environment) throws ConfigException {
     Objects.requireNonNull(toml, "toml");
     Diagnostics diagnostics = new Diagnostics(Objects.requireNonNull(fileName, "fileName"));
-    TomlParseResult document = Toml.parse(toml, TOML_1_0);
+    TomlParseResult document = parseToml(toml, fileName);
     // A document with syntax errors is incomplete; checking its settings would only add confusing follow-ups.
     document.errors().forEach(e -> diagnostics.error(e.position(), null, e.getMessage()));
     diagnostics.throwIfAny();
@@ -124,6 +124,19 @@ public final class ConfigLoader {
         Objects.requireNonNull(environment, "environment"), telemetry, limits);
     diagnostics.throwIfAny();
     return config;
+  }
+
+  /**
+   * tomlj can fail on hostile input instead of reporting it: with assertions enabled, {@code [d#} followed by NUL
+   * trips an internal {@code assert}. That is still a broken file, so it is reported as one rather than escaping.
+   */
+  private static TomlParseResult parseToml(String toml, String fileName) throws ConfigException {
+    try {
+      return Toml.parse(toml, TOML_1_0);
+    } catch (RuntimeException | AssertionError e) {
+      throw new ConfigException(List.of(new ConfigProblem(fileName, 0, 0, null,
+          "not valid TOML: the parser failed with " + e + " (expected: a TOML 1.0 document)")));
+    }
   }
 
   private static String read(Path file) throws ConfigException {

@@ -53,6 +53,14 @@ class ProblemReportingTest {
   }
 
   @Test
+  void tomlParserFailureIsAProblemOfTheFileNotACrash() {
+    // Found by ConfigLoaderFuzzTest: with assertions on (as in tests), tomlj 2.2.0 fails an internal assert here.
+    assertThatThrownBy(() -> ConfigLoader.parse("[d#\u0000", "x.toml", null))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("x.toml: ");
+  }
+
+  @Test
   void problemWithoutPositionOrKeyOmitsThem() {
     assertThat(new ConfigProblem("f.toml", 0, 0, null, "file not found")).hasToString("f.toml: file not found");
     assertThat(new ConfigProblem("f.toml", 0, 0, "--profile", "bad")).hasToString("f.toml: --profile: bad");

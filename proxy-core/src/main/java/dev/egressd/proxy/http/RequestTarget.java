@@ -47,7 +47,7 @@ record RequestTarget(Destination destination, String originForm) {
         end++;
       }
       requireTunnelHost(parseAuthority(uri.substring(8, end), tunnel.port()), tunnel, "request target");
-      originForm = uri.substring(end).isEmpty() ? "/" : uri.substring(end);
+      originForm = originForm(uri.substring(end));
     } else if (!uri.startsWith("/") && !(uri.equals("*") && request.method().name().equals("OPTIONS"))) {
       throw new BadTargetException("invalid-request", "request target must be origin-form (/path) in a tunnel");
     }
@@ -89,15 +89,17 @@ record RequestTarget(Destination destination, String originForm) {
       throw new BadTargetException("invalid-host", "userinfo in the request target is not allowed");
     }
     Destination destination = parseAuthority(authority, 80);
-    String rest = uri.substring(end);
+    return new RequestTarget(destination, originForm(uri.substring(end)));
+  }
+
+  /**
+   * The origin-form for what follows an absolute target's authority: the fragment dropped and at least {@code /}, so
+   * {@code http://host?q} goes upstream as {@code /?q} (RFC 9112 section 3.2.1).
+   */
+  private static String originForm(String rest) {
     int hash = rest.indexOf('#');
-    if (hash >= 0) {
-      rest = rest.substring(0, hash);
-    }
-    if (rest.isEmpty() || rest.charAt(0) == '?') {
-      rest = "/" + rest;
-    }
-    return new RequestTarget(destination, rest);
+    String pathAndQuery = hash < 0 ? rest : rest.substring(0, hash);
+    return pathAndQuery.isEmpty() || pathAndQuery.charAt(0) == '?' ? "/" + pathAndQuery : pathAndQuery;
   }
 
   /**
