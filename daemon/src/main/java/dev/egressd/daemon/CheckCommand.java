@@ -1,6 +1,7 @@
 package dev.egressd.daemon;
 
 import dev.egressd.audit.AuditSink;
+import dev.egressd.audit.JsonText;
 import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
@@ -170,12 +171,12 @@ final class CheckCommand implements Callable<Integer> {
     field(sb, "message", d == null ? ((Vetting.Unresolved) vetting).detail() : d.message());
     sb.append("\"addresses\":[");
     if (vetting instanceof Vetting.Approved a) {
-      sb.append(a.addresses().stream().map(ip -> Json.quote(ip.toString())).collect(Collectors.joining(",")));
+      sb.append(a.addresses().stream().map(ip -> JsonText.quote(ip.toString())).collect(Collectors.joining(",")));
     }
     return sb.append("]}\n").toString();
   }
 
   private static void field(StringBuilder sb, String name, String value) {
-    sb.append(Json.quote(name)).append(':').append(value == null ? "null" : Json.quote(value)).append(',');
+    sb.append(JsonText.quote(name)).append(':').append(value == null ? "null" : JsonText.quote(value)).append(',');
   }
 }

@@ -75,10 +75,8 @@ public final class Telemetry implements AutoCloseable {
     Objects.requireNonNull(metadata, "metadata");
     SdkLogging.routeToSlf4j();
     PrometheusMetricReader prometheus = PrometheusMetricReader.create();
-    int[] sdkQueue = {DEFAULT_SDK_QUEUE};
-    boolean[] logsExported = {false};
+    // Set when the SDK configures a log exporter; one budget covers every exporter it configures.
     ExportBudget[] budget = new ExportBudget[1];
-    List<ExportBudget> budgets = new ArrayList<>();
     AutoConfiguredOpenTelemetrySdk auto = AutoConfiguredOpenTelemetrySdk.builder()
         .disableShutdownHook()
         .addPropertiesSupplier(defaults(settings))
@@ -86,12 +84,9 @@ public final class Telemetry implements AutoCloseable {
         .addResourceCustomizer((resource, config) -> withEnvironment(resource, settings.environment()))
         .addMeterProviderCustomizer((builder, config) -> builder.registerMetricReader(prometheus))
         .addLogRecordExporterCustomizer((exporter, config) -> {
-          sdkQueue[0] = config.getInt("otel.blrp.max.queue.size", DEFAULT_SDK_QUEUE);
           if (budget[0] == null) {
-            budget[0] = new ExportBudget(sdkQueue[0]);
-            budgets.add(budget[0]);
+            budget[0] = new ExportBudget(config.getInt("otel.blrp.max.queue.size", DEFAULT_SDK_QUEUE));
           }
-          logsExported[0] = true;
           return budget[0].track(exporter);
         })
         .build();
@@ -100,8 +95,8 @@ public final class Telemetry implements AutoCloseable {
     ProxyInstruments instruments = new ProxyInstruments(sdk.getMeterProvider().get(SCOPE), dropped);
     List<DecisionWriter> writers = new ArrayList<>();
     try {
-      if (logsExported[0]) {
-        writers.add(new OtelDecisionWriter(sdk.getSdkLoggerProvider().get(SCOPE), budgets.get(0), dropped));
+      if (budget[0] != null) {
+        writers.add(new OtelDecisionWriter(sdk.getSdkLoggerProvider().get(SCOPE), budget[0], dropped));
       }
       if (settings.auditFile() != null) {
         writers.add(jsonLines(settings));
@@ -112,7 +107,7 @@ public final class Telemetry implements AutoCloseable {
     }
     AuditPipeline pipeline = new AuditPipeline(settings.queueSize(), writers, instruments, settings.eventName(),
         metadata, dropped);
-    return new Telemetry(sdk, prometheus, pipeline, instruments, dropped, logsExported[0]);
+    return new Telemetry(sdk, prometheus, pipeline, instruments, dropped, budget[0] != null);
   }
 
   private static DecisionWriter jsonLines(TelemetrySettings settings) throws IOException {

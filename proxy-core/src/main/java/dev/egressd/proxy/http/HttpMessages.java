@@ -32,13 +32,13 @@ final class HttpMessages {
   /** 403 for a refused absolute-form request: a JSON body, as the reference sends. */
   static FullHttpResponse blockedJson(AccessRequest request, Decision decision) {
     String json = "{\"status\":\"blocked\""
-        + ",\"host\":" + quote(request.destination().host().value())
-        + ",\"reason\":" + quote(decision.reason().code())
-        + ",\"decision\":" + quote(decision.verdict().label())
-        + ",\"source\":" + quote(decision.source().label())
-        + ",\"protocol\":" + quote(request.protocol().label())
+        + ",\"host\":" + JsonText.quote(request.destination().host().value())
+        + ",\"reason\":" + JsonText.quote(decision.reason().code())
+        + ",\"decision\":" + JsonText.quote(decision.verdict().label())
+        + ",\"source\":" + JsonText.quote(decision.source().label())
+        + ",\"protocol\":" + JsonText.quote(request.protocol().label())
         + ",\"port\":" + request.destination().port()
-        + ",\"message\":" + quote(decision.message()) + "}\n";
+        + ",\"message\":" + JsonText.quote(decision.message()) + "}\n";
     return response(HttpResponseStatus.FORBIDDEN, decision.reason().proxyError(), "application/json", json);
   }
 
@@ -151,8 +151,4 @@ final class HttpMessages {
     headers.remove(HttpHeaderNames.UPGRADE);
   }
 
-  /** A JSON string literal. */
-  static String quote(String s) {
-    return JsonText.quote(s);
-  }
 }
