@@ -56,7 +56,7 @@ class OtelDecisionWriterTest {
         new AuditMetadata("1.2.3", "conv-1", "acct-1"));
 
     writer.write(attributes);
-    flush();
+    flushUntilExported(1);
 
     LogRecordData record = single();
     assertThat(record.getEventName()).isEqualTo("codex.network_proxy.policy_decision");
@@ -90,7 +90,7 @@ class OtelDecisionWriterTest {
     writer.write(AuditAttributes.of(Events.decision("a.example:1", Protocol.HTTP, "GET",
         new Decision(Decision.Verdict.ALLOW, Reason.ALLOW, PolicySource.DECIDER, Optional.empty(), "")), "e",
         AuditMetadata.NONE));
-    flush();
+    flushUntilExported(1);
 
     assertThat(single().getAttributes().get(AttributeKey.booleanKey("network.policy.override"))).isTrue();
   }
@@ -98,9 +98,9 @@ class OtelDecisionWriterTest {
   @Test
   void recordsArriveInOrderAndLeaveTheBudgetOnceExported() {
     IntStream.rangeClosed(1, QUEUE).forEach(port -> writer.write(attributes(port)));
-    flush();
+    flushUntilExported(QUEUE);
     IntStream.rangeClosed(QUEUE + 1, 2 * QUEUE).forEach(port -> writer.write(attributes(port)));
-    flush();
+    flushUntilExported(2 * QUEUE);
 
     assertThat(exporter.getFinishedLogRecordItems())
         .extracting(r -> r.getAttributes().get(AttributeKey.longKey("server.port")))
@@ -132,8 +132,21 @@ class OtelDecisionWriterTest {
     return AuditAttributes.of(Events.allowedGet(port), "e", AuditMetadata.NONE);
   }
 
-  private void flush() {
-    assertThat(provider.forceFlush().join(10, TimeUnit.SECONDS).isSuccess()).isTrue();
+  /**
+   * Flushes until {@code expected} records have been exported. One forceFlush is not enough: right after a flush
+   * completes, the batch processor's worker may not yet have cleared its pending-flush slot, and a forceFlush in that
+   * window returns the old, already completed result without exporting anything.
+   */
+  private void flushUntilExported(int expected) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    do {
+      assertThat(provider.forceFlush().join(10, TimeUnit.SECONDS).isSuccess()).isTrue();
+      if (exporter.getFinishedLogRecordItems().size() >= expected) {
+        return;
+      }
+      Thread.onSpinWait();
+    } while (System.nanoTime() < deadline);
+    assertThat(exporter.getFinishedLogRecordItems()).as("records exported within 10 s").hasSize(expected);
   }
 
   private LogRecordData single() {
