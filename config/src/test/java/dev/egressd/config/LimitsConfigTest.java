@@ -23,6 +23,7 @@ class LimitsConfigTest {
     assertThat(limits.headerTimeout()).isEqualTo(Duration.ofSeconds(30));
     assertThat(limits.idleTimeout()).isEqualTo(Duration.ofSeconds(300));
     assertThat(limits.tlsHandshakeTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(limits.maxBufferedBytes()).isEqualTo(65536);
   }
 
   @Test
@@ -36,10 +37,11 @@ class LimitsConfigTest {
         header_timeout = 4
         idle_timeout = 60
         tls_handshake_timeout = 1.25
+        max_buffered_bytes = 16384
         """).limits();
 
     assertThat(limits).isEqualTo(new LimitSettings(100, 7, Duration.ofSeconds(3), Duration.ofMillis(500),
-        Duration.ofSeconds(4), Duration.ofSeconds(60), Duration.ofMillis(1250)));
+        Duration.ofSeconds(4), Duration.ofSeconds(60), Duration.ofMillis(1250), 16384));
   }
 
   @ParameterizedTest
@@ -57,6 +59,12 @@ class LimitsConfigTest {
       "header_timeout = nan|config.toml:2:1: limits.header_timeout: expected seconds from 0.001 to 86400, found NaN",
       "tls_handshake_timeout = \"10s\"|config.toml:2:1: limits.tls_handshake_timeout: expected seconds (e.g. 10 or"
           + " 0.5), found a string",
+      "max_buffered_bytes = 1023|config.toml:2:1: limits.max_buffered_bytes: expected a byte count from 1024 to"
+          + " 16777216, found 1023",
+      "max_buffered_bytes = 16777217|config.toml:2:1: limits.max_buffered_bytes: expected a byte count from 1024 to"
+          + " 16777216, found 16777217",
+      "max_buffered_bytes = 64.5|config.toml:2:1: limits.max_buffered_bytes: expected a byte count from 1024 to"
+          + " 16777216, found a float",
       "max_conections = 5|config.toml:2:1: limits.max_conections: unknown key (did you mean max_connections?)",
   })
   void badValuesAreRefusedWithFileLineAndKey(String line, String expected) {

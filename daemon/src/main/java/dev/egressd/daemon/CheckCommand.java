@@ -76,7 +76,7 @@ final class CheckCommand implements Callable<Integer> {
     ProxyOptions defaults = ProxyOptions.builder().build();
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try (SystemResolver resolver = new SystemResolver(1, 1)) {
-      PolicyEngine engine = new PolicyEngine(config.policy(), false);
+      PolicyEngine engine = new PolicyEngine(config.policy(), false, InterfaceAddresses.snapshot());
       UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, AuditSink.NONE,
           NioSocketChannel.class, defaults.connectTimeout(), defaults.resolveTimeout(), Clock.systemUTC(),
           LoopGuard.NONE, ProxyMetrics.NONE);

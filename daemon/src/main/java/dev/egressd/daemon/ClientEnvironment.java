@@ -1,17 +1,121 @@
 package dev.egressd.daemon;
 
-import dev.egressd.policy.HostName;
-import dev.egressd.proxy.mitm.ClientTrust;
-import dev.egressd.policy.IpAddress;
-import java.net.InetSocketAddress;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import static java.util.Objects.requireNonNull;
 
-/** The environment variables that point clients at the proxy, as the reference sets them for its children. */
+import dev.egressd.policy.HostName;
+import dev.egressd.policy.IpAddress;
+import dev.egressd.proxy.mitm.ClientTrust;
+import java.net.InetSocketAddress;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/**
+ * The environment variables that point clients at the proxy. {@link #variables} is the one list of them:
+ * {@code egressd run -- CMD} puts it into the child's environment ({@link #forChild}) and {@code egressd env} prints
+ * it for a shell or an env file ({@link ShellSyntax}), so the two always agree. docs/clients.md says which client
+ * reads which variable.
+ */
 final class ClientEnvironment {
+  /** The one variable whose value is added to the value it already has rather than replacing it. */
+  static final String JAVA_TOOL_OPTIONS = "JAVA_TOOL_OPTIONS";
+
   private static final String LOCAL_NO_PROXY = "localhost,127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16";
+  /**
+   * {@link #LOCAL_NO_PROXY} in {@code http.nonProxyHosts} syntax: a leading or trailing {@code *} is the only
+   * wildcard, so 172.16.0.0/12 is sixteen prefixes. The JVM adds its own defaults (localhost, 127.*, [::1]) to any
+   * non-empty value.
+   */
+  private static final String LOCAL_NON_PROXY_HOSTS = "localhost|127.0.0.1|[::1]|10.*|"
+      + IntStream.rangeClosed(16, 31).mapToObj(i -> "172." + i + ".*|").collect(Collectors.joining()) + "192.168.*";
+  private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
   private ClientEnvironment() {}
+
+  /** One part of a variable's value: {@link Text}, or a {@link Reference} to another environment variable. */
+  sealed interface Segment permits Text, Reference {}
+
+  /**
+   * Literal text, exactly as the client must see it.
+   *
+   * @param text any characters
+   */
+  record Text(String text) implements Segment {
+    /** Checks for null. */
+    Text {
+      requireNonNull(text, "text");
+    }
+  }
+
+  /**
+   * The value of another environment variable, read when the value is used: how printed output names a secret (the
+   * SOCKS5 password) without containing it.
+   *
+   * @param variable a portable variable name ({@code [A-Za-z_][A-Za-z0-9_]*}), so it can be written into shell code
+   *     as it is
+   */
+  record Reference(String variable) implements Segment {
+    /** Rejects names that are not plain identifiers: the name is written into shell code unquoted. */
+    Reference {
+      requireName(variable, "variable");
+    }
+  }
+
+  /**
+   * One environment variable.
+   *
+   * @param name a portable variable name
+   * @param value the segments, concatenated
+   * @param appends true when the value goes after the variable's current value (and a space) instead of replacing
+   *     it, so a user's own options stay ({@code JAVA_TOOL_OPTIONS})
+   */
+  record Variable(String name, List<Segment> value, boolean appends) {
+    /** Checks the name and copies the segments, joining adjacent texts. */
+    Variable {
+      requireName(name, "name");
+      List<Segment> joined = new ArrayList<>();
+      for (Segment segment : value) {
+        if (segment instanceof Text next && !joined.isEmpty() && joined.get(joined.size() - 1) instanceof Text last) {
+          joined.set(joined.size() - 1, new Text(last.text() + next.text()));
+        } else {
+          joined.add(requireNonNull(segment, "segment"));
+        }
+      }
+      value = List.copyOf(joined);
+    }
+
+    /** A variable with a literal value that replaces the current one. */
+    static Variable of(String name, String text) {
+      return new Variable(name, List.of(new Text(text)), false);
+    }
+
+    /** The value as text; fails when it contains a {@link Reference}, which only a shell can expand. */
+    String text() {
+      StringBuilder text = new StringBuilder();
+      for (Segment segment : value) {
+        if (!(segment instanceof Text literal)) {
+          throw new IllegalStateException(name + ": refers to $" + ((Reference) segment).variable()
+              + " (expected: literal text only)");
+        }
+        text.append(literal.text());
+      }
+      return text.toString();
+    }
+  }
+
+  private static void requireName(String name, String what) {
+    requireNonNull(name, what);
+    if (!NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException(what + ": " + name + " (expected: a variable name of letters, digits and"
+          + " underscores, not starting with a digit)");
+    }
+  }
 
   /** The proxy URL clients should use, e.g. {@code http://127.0.0.1:3128}. */
   static String httpProxyUrl(InetSocketAddress http) {
@@ -19,40 +123,93 @@ final class ClientEnvironment {
   }
 
   /**
-   * Variables for a child process, as the reference sets them. {@code ALL_PROXY} and {@code FTP_PROXY} name the
-   * SOCKS5 listener with {@code socks5h} (so the proxy, not the client, resolves names and host rules apply) when it
-   * runs, else the HTTP listener. With {@code allow_local_binding = false}, {@code NO_PROXY} is emptied so local
-   * targets also go through the proxy, where explicit rules can allow them.
+   * Every variable, in the order {@code egressd env} prints them:
+   * <ul>
+   *   <li>{@code HTTP_PROXY}, {@code HTTPS_PROXY} and their lower-case forms name the HTTP listener (CONNECT for
+   *       HTTPS);
+   *   <li>{@code ALL_PROXY}, {@code FTP_PROXY} and lower-case forms name the SOCKS5 listener with {@code socks5h}
+   *       (the proxy, not the client, resolves names, so host rules apply) when it runs, else the HTTP listener;
+   *   <li>{@code NO_PROXY}/{@code no_proxy}: the loopback and private ranges with {@code allow_local_binding = true};
+   *       empty otherwise, so local targets go through the proxy too, where explicit rules can allow them;
+   *   <li>{@code NODE_USE_ENV_PROXY=1} (Node.js 24 and later read the variables above only with it);
+   *   <li>with TLS interception, the trust variables ({@link #trustVariables});
+   *   <li>{@code JAVA_TOOL_OPTIONS}, appended: the JVM's proxy properties, {@code http.nonProxyHosts} matching
+   *       {@code NO_PROXY}, and with interception the trust store. {@code socksProxyHost} is deliberately absent: the
+   *       JVM would send every plain socket through SOCKS5 with names it resolved itself (docs/clients.md).
+   * </ul>
+   *
+   * @param socks the SOCKS5 listener, or null when it is off
+   * @param socksUserInfo {@code user:password} (URL-encoded) when the SOCKS5 listener requires credentials, with the
+   *     password as text (for a child) or a {@link Reference} (for printing); null otherwise
+   * @param trust the interception trust files, or null when interception is off
+   */
+  static List<Variable> variables(InetSocketAddress http, InetSocketAddress socks, List<Segment> socksUserInfo,
+      boolean allowLocalBinding, ClientTrust trust) {
+    String url = httpProxyUrl(http);
+    List<Variable> variables = new ArrayList<>();
+    for (String name : List.of("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")) {
+      variables.add(Variable.of(name, url));
+    }
+    List<Segment> all = socks == null ? List.of(new Text(url)) : socksUrl(socks, socksUserInfo);
+    for (String name : List.of("ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy")) {
+      variables.add(new Variable(name, all, false));
+    }
+    String noProxy = allowLocalBinding ? LOCAL_NO_PROXY : "";
+    variables.add(Variable.of("NO_PROXY", noProxy));
+    variables.add(Variable.of("no_proxy", noProxy));
+    variables.add(Variable.of("NODE_USE_ENV_PROXY", "1"));
+    if (trust != null) {
+      trustVariables(trust).forEach((name, value) -> variables.add(Variable.of(name, value)));
+    }
+    variables.add(new Variable(JAVA_TOOL_OPTIONS, List.of(new Text(jvmOptions(http, allowLocalBinding, trust))),
+        true));
+    return List.copyOf(variables);
+  }
+
+  /**
+   * The {@link #variables} as a child process gets them.
    *
    * @param socks the SOCKS5 listener, or null when it is off
    * @param socksUserInfo {@code user:password} (URL-encoded) when the SOCKS5 listener requires credentials: the
    *     child is the client they are for; null otherwise
+   * @param javaToolOptions the parent's {@code JAVA_TOOL_OPTIONS}, kept in front of the proxy options; may be null
    */
   static Map<String, String> forChild(InetSocketAddress http, InetSocketAddress socks, String socksUserInfo,
       boolean allowLocalBinding, String javaToolOptions, ClientTrust trust) {
-    String url = httpProxyUrl(http);
+    List<Segment> userInfo = socksUserInfo == null ? null : List.of(new Text(socksUserInfo));
     Map<String, String> env = new LinkedHashMap<>();
-    for (String key : new String[] {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"}) {
-      env.put(key, url);
+    for (Variable variable : variables(http, socks, userInfo, allowLocalBinding, trust)) {
+      // Only JAVA_TOOL_OPTIONS appends. Same rule as the sh output's ${JAVA_TOOL_OPTIONS:+...}: non-empty is kept.
+      boolean keep = variable.appends() && javaToolOptions != null && !javaToolOptions.isEmpty();
+      env.put(variable.name(), keep ? javaToolOptions + " " + variable.text() : variable.text());
     }
-    String all = socks == null ? url : socksUrl(socks, socksUserInfo);
-    for (String key : new String[] {"ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy"}) {
-      env.put(key, all);
-    }
-    String noProxy = allowLocalBinding ? LOCAL_NO_PROXY : "";
-    env.put("NO_PROXY", noProxy);
-    env.put("no_proxy", noProxy);
-    env.put("NODE_USE_ENV_PROXY", "1");
-    String host = IpAddress.of(http.getAddress()).toString();
-    String jvm = "-Dhttp.proxyHost=" + host + " -Dhttp.proxyPort=" + http.getPort() + " -Dhttps.proxyHost=" + host
-        + " -Dhttps.proxyPort=" + http.getPort();
-    if (trust != null) {
-      env.putAll(trustVariables(trust));
-      jvm += " " + trustStoreOptions(trust);
-    }
-    env.put("JAVA_TOOL_OPTIONS", javaToolOptions == null || javaToolOptions.isBlank() ? jvm
-        : javaToolOptions + " " + jvm);
     return env;
+  }
+
+  private static String jvmOptions(InetSocketAddress http, boolean allowLocalBinding, ClientTrust trust) {
+    String host = IpAddress.of(http.getAddress()).toString();
+    String port = Integer.toString(http.getPort());
+    List<String> options = new ArrayList<>(List.of(jvmOption("http.proxyHost", host),
+        jvmOption("http.proxyPort", port), jvmOption("https.proxyHost", host), jvmOption("https.proxyPort", port),
+        // Empty means "no exceptions": without it the JVM's default (localhost|127.*|[::1]) bypasses the proxy.
+        jvmOption("http.nonProxyHosts", allowLocalBinding ? LOCAL_NON_PROXY_HOSTS : "")));
+    if (trust != null) {
+      options.add(trustStoreOptions(trust));
+    }
+    return String.join(" ", options);
+  }
+
+  /**
+   * {@code -Dname=value} as one {@code JAVA_TOOL_OPTIONS} token. The JVM splits that variable at white space and
+   * removes quotes, so a value with white space or quotes is wrapped in single quotes, each {@code '} in it becoming
+   * {@code '"'"'} (close, a double-quoted quote, reopen).
+   */
+  static String jvmOption(String name, String value) {
+    String option = "-D" + name + "=";
+    if (value.chars().noneMatch(c -> Character.isWhitespace(c) || c == '\'' || c == '"')) {
+      return option + value;
+    }
+    return option + "'" + value.replace("'", "'\"'\"'") + "'";
   }
 
   /**
@@ -72,27 +229,44 @@ final class ClientEnvironment {
 
   /** JVM options that use the PKCS12 trust store (system roots plus the CA). */
   static String trustStoreOptions(ClientTrust trust) {
-    return "-Djavax.net.ssl.trustStore=" + trust.trustStore() + " -Djavax.net.ssl.trustStoreType=PKCS12"
-        + " -Djavax.net.ssl.trustStorePassword=" + ClientTrust.TRUST_STORE_PASSWORD;
+    return jvmOption("javax.net.ssl.trustStore", trust.trustStore().toString()) + " "
+        + jvmOption("javax.net.ssl.trustStoreType", "PKCS12") + " "
+        + jvmOption("javax.net.ssl.trustStorePassword", ClientTrust.TRUST_STORE_PASSWORD);
   }
 
-  /** A shell {@code export} line for the trust variables. */
+  /** A shell {@code export} line for the trust variables (the start-up announcement; {@code env} prints more). */
   static String trustExports(ClientTrust trust) {
     StringBuilder line = new StringBuilder("export");
-    trustVariables(trust).forEach((k, v) -> line.append(' ').append(k).append('=').append(v));
+    trustVariables(trust).forEach((k, v) -> line.append(' ').append(k).append('=').append(ShellSyntax.shWord(v)));
     return line.toString();
   }
 
   /** The SOCKS5 URL clients should use, e.g. {@code socks5h://127.0.0.1:8081}, with user info if given. */
   static String socksUrl(InetSocketAddress socks, String userInfo) {
+    return new Variable("ALL_PROXY", socksUrl(socks, userInfo == null ? null : List.of(new Text(userInfo))), false)
+        .text();
+  }
+
+  private static List<Segment> socksUrl(InetSocketAddress socks, List<Segment> userInfo) {
     String hostPort = httpProxyUrl(socks).substring("http://".length());
-    return "socks5h://" + (userInfo == null ? "" : userInfo + "@") + hostPort;
+    List<Segment> url = new ArrayList<>();
+    url.add(new Text("socks5h://"));
+    if (userInfo != null) {
+      url.addAll(userInfo);
+      url.add(new Text("@"));
+    }
+    url.add(new Text(hostPort));
+    return url;
   }
 
   /** {@code user:password}, each URL-encoded, for a proxy URL. */
   static String userInfo(String user, String password) {
-    return java.net.URLEncoder.encode(user, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20") + ":"
-        + java.net.URLEncoder.encode(password, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+    return urlEncode(user) + ":" + urlEncode(password);
+  }
+
+  /** Percent-encodes a user name or password for the user-info part of a URL. */
+  static String urlEncode(String text) {
+    return URLEncoder.encode(text, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
   /**

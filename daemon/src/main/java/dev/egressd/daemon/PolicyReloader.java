@@ -2,6 +2,7 @@ package dev.egressd.daemon;
 
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
+import dev.egressd.policy.HostAddresses;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.PolicyEngine;
 import java.io.IOException;
@@ -41,6 +42,7 @@ final class PolicyReloader implements AutoCloseable {
 
   private final Loader loader;
   private final boolean interceptionRunning;
+  private final HostAddresses hostAddresses;
   private final AtomicReference<PolicyEngine> engine;
   /** The configuration the daemon started with: restart-only settings are compared with it. */
   private final DaemonConfig running;
@@ -49,10 +51,11 @@ final class PolicyReloader implements AutoCloseable {
   private WatchService watcher;
   private Thread watchThread;
 
-  PolicyReloader(Loader loader, DaemonConfig initial, boolean interceptionRunning) {
+  PolicyReloader(Loader loader, DaemonConfig initial, boolean interceptionRunning, HostAddresses hostAddresses) {
     this.loader = Objects.requireNonNull(loader, "loader");
     this.running = Objects.requireNonNull(initial, "initial");
     this.interceptionRunning = interceptionRunning;
+    this.hostAddresses = Objects.requireNonNull(hostAddresses, "hostAddresses");
     this.engine = new AtomicReference<>(engineFor(initial.policy()));
     this.lastSeen = read(initial.source());
   }
@@ -109,7 +112,7 @@ final class PolicyReloader implements AutoCloseable {
    * tunnels it will no longer inspect: the engine then refuses them, as a restart with that file would.
    */
   private PolicyEngine engineFor(NetworkPolicy policy) {
-    return new PolicyEngine(policy, interceptionRunning && policy.mitm());
+    return new PolicyEngine(policy, interceptionRunning && policy.mitm(), hostAddresses);
   }
 
   /**

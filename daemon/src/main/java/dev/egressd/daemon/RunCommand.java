@@ -115,11 +115,13 @@ final class RunCommand implements Callable<Integer> {
     ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
         .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
         .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
-        .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout()).build();
+        .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout())
+        .maxReadBytes(limits.maxBufferedBytes()).build();
+    InterfaceAddresses hostAddresses = InterfaceAddresses.live();
     PolicyReloader reloader = new PolicyReloader(() -> {
       DaemonConfig reloaded = configOptions.load(env);
       return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));
-    }, config, interception != null);
+    }, config, interception != null, hostAddresses);
     SystemResolver resolver = new SystemResolver(16, 4096);
     AtomicBoolean accepting = new AtomicBoolean(true);
     AuditSink logging = new LoggingAuditSink();
@@ -135,6 +137,7 @@ final class RunCommand implements Callable<Integer> {
         exported.record(event);
       }, listeners, interception == null ? null : interception.factory());
     } catch (Exception e) {
+      hostAddresses.close();
       resolver.close();
       telemetry.close();
       System.err.println("egressd: cannot start: " + (e instanceof ProxyServer.BindException ? e.getMessage()
@@ -149,6 +152,7 @@ final class RunCommand implements Callable<Integer> {
       accepting.set(false);
       server.close(Duration.ofSeconds(command.isEmpty() ? shutdownGraceSeconds : 1));
       resolver.close();
+      hostAddresses.close();
       telemetry.close();
     };
     return command.isEmpty() ? serveUntilSignalled(stop) : runChild(server, stop, config, interception, env);

@@ -12,6 +12,7 @@ import dev.egressd.config.DaemonConfig;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.Destination;
+import dev.egressd.policy.HostAddresses;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.policy.Protocol;
 import dev.egressd.policy.Reason;
@@ -100,7 +101,7 @@ class PolicyReloaderSafetyTest {
   @Test
   void reloadTurningMitmOffNeverLetsALimitedTunnelThroughUninspected() throws Exception {
     String withoutMitm = LIMITED_MITM.replace("mitm = true", "mitm = false");
-    reloader = new PolicyReloader(() -> parse(withoutMitm), parse(LIMITED_MITM), true);
+    reloader = new PolicyReloader(() -> parse(withoutMitm), parse(LIMITED_MITM), true, HostAddresses.NONE);
     PolicyEngine before = reloader.engine().get();
     assertThat(before.decide(connect("a.test")).allowed()).isTrue();
     assertThat(before.intercepts(connect("a.test"))).as("limited tunnels are inspected").isTrue();
@@ -120,7 +121,7 @@ class PolicyReloaderSafetyTest {
   @Test
   void restartWarningComparesWithTheRunningSettingsNotTheLastFile() throws Exception {
     AtomicReference<String> file = new AtomicReference<>(ALLOW_A + WITHOUT_UDP);
-    reloader = new PolicyReloader(() -> parse(file.get()), parse(ALLOW_A), false);
+    reloader = new PolicyReloader(() -> parse(file.get()), parse(ALLOW_A), false, HostAddresses.NONE);
 
     reloader.reload("first");
     file.set(ALLOW_B + WITHOUT_UDP);
@@ -136,7 +137,7 @@ class PolicyReloaderSafetyTest {
 
   @Test
   void rejectionIsLoggedAtErrorWithFileLineAndColumn() throws Exception {
-    reloader = new PolicyReloader(() -> parse("[network]\nmode = \"sometimes\"\n"), parse(ALLOW_A), false);
+    reloader = new PolicyReloader(() -> parse("[network]\nmode = \"sometimes\"\n"), parse(ALLOW_A), false, HostAddresses.NONE);
 
     assertThat(reloader.reload("SIGHUP")).isFalse();
 
@@ -149,7 +150,7 @@ class PolicyReloaderSafetyTest {
 
   @Test
   void successIsLoggedWithRuleCountModeAndSwitch() throws Exception {
-    reloader = new PolicyReloader(() -> parse(ALLOW_B), parse(ALLOW_A), false);
+    reloader = new PolicyReloader(() -> parse(ALLOW_B), parse(ALLOW_A), false, HostAddresses.NONE);
 
     reloader.reload("SIGHUP");
 
@@ -161,7 +162,7 @@ class PolicyReloaderSafetyTest {
   @Test
   void changeMadeBeforeTheWatchStartsIsPickedUp() throws Exception {
     Path file = Files.writeString(directory.resolve("egressd.toml"), ALLOW_A);
-    reloader = new PolicyReloader(() -> ConfigLoader.load(file, null), ConfigLoader.load(file, null), false);
+    reloader = new PolicyReloader(() -> ConfigLoader.load(file, null), ConfigLoader.load(file, null), false, HostAddresses.NONE);
 
     Files.writeString(file, ALLOW_B);
     reloader.watch(file);
@@ -177,7 +178,7 @@ class PolicyReloaderSafetyTest {
     reloader = new PolicyReloader(() -> {
       loads.incrementAndGet();
       return ConfigLoader.load(file, null);
-    }, ConfigLoader.load(file, null), false);
+    }, ConfigLoader.load(file, null), false, HostAddresses.NONE);
     reloader.watch(file);
 
     Files.writeString(directory.resolve("unrelated.log"), "noise");

@@ -9,6 +9,7 @@ import dev.egressd.config.DaemonConfig;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.Destination;
+import dev.egressd.policy.HostAddresses;
 import dev.egressd.policy.Protocol;
 import dev.egressd.policy.Reason;
 import java.io.IOException;
@@ -63,7 +64,7 @@ class PolicyReloaderTest {
 
   @Test
   void validReloadSwapsThePolicyForTheNextDecision() throws Exception {
-    reloader = new PolicyReloader(() -> parse(ALLOW_B), parse(ALLOW_A), false);
+    reloader = new PolicyReloader(() -> parse(ALLOW_B), parse(ALLOW_A), false, HostAddresses.NONE);
     assertThat(decide("a.test").allowed()).isTrue();
 
     assertThat(reloader.reload("test")).isTrue();
@@ -74,7 +75,7 @@ class PolicyReloaderTest {
 
   @Test
   void invalidConfigIsRejectedAndTheRunningPolicyStays() throws Exception {
-    reloader = new PolicyReloader(() -> parse("[network]\nallowed_domains = [\n"), parse(ALLOW_A), false);
+    reloader = new PolicyReloader(() -> parse("[network]\nallowed_domains = [\n"), parse(ALLOW_A), false, HostAddresses.NONE);
 
     assertThat(reloader.reload("test")).isFalse();
 
@@ -85,7 +86,7 @@ class PolicyReloaderTest {
   void loaderFailureOtherThanAConfigErrorAlsoKeepsThePolicy() throws Exception {
     reloader = new PolicyReloader(() -> {
       throw new IllegalStateException("disk on fire");
-    }, parse(ALLOW_A), false);
+    }, parse(ALLOW_A), false, HostAddresses.NONE);
 
     assertThat(reloader.reload("test")).isFalse();
 
@@ -95,7 +96,7 @@ class PolicyReloaderTest {
   @Test
   void reloadToADisabledProxyDeniesEverything() throws Exception {
     reloader = new PolicyReloader(() -> parse("[network]\nenabled = false\nallowed_domains = [\"a.test\"]\n"),
-        parse(ALLOW_A), false);
+        parse(ALLOW_A), false, HostAddresses.NONE);
 
     assertThat(reloader.reload("test")).isTrue();
 
@@ -106,7 +107,7 @@ class PolicyReloaderTest {
   void fileRewriteIsPickedUpByTheWatch() throws Exception {
     Path file = directory.resolve("egressd.toml");
     Files.writeString(file, ALLOW_A);
-    reloader = new PolicyReloader(() -> ConfigLoader.load(file, null), ConfigLoader.load(file, null), false);
+    reloader = new PolicyReloader(() -> ConfigLoader.load(file, null), ConfigLoader.load(file, null), false, HostAddresses.NONE);
     reloader.watch(file);
 
     Files.writeString(file, ALLOW_B);
@@ -119,7 +120,7 @@ class PolicyReloaderTest {
   void atomicRenameOverTheFileIsPickedUpByTheWatch() throws Exception {
     Path file = directory.resolve("egressd.toml");
     Files.writeString(file, ALLOW_A);
-    reloader = new PolicyReloader(() -> ConfigLoader.load(file, null), ConfigLoader.load(file, null), false);
+    reloader = new PolicyReloader(() -> ConfigLoader.load(file, null), ConfigLoader.load(file, null), false, HostAddresses.NONE);
     reloader.watch(file);
 
     Path staged = Files.writeString(directory.resolve(".egressd.toml.tmp"), ALLOW_B);
@@ -136,7 +137,7 @@ class PolicyReloaderTest {
     reloader = new PolicyReloader(() -> {
       loads.incrementAndGet();
       return ConfigLoader.load(file, null);
-    }, ConfigLoader.load(file, null), false);
+    }, ConfigLoader.load(file, null), false, HostAddresses.NONE);
     reloader.watch(file);
 
     Files.writeString(directory.resolve("unrelated.log"), "noise");
@@ -156,7 +157,7 @@ class PolicyReloaderTest {
     reloader = new PolicyReloader(() -> {
       loads.incrementAndGet();
       return ConfigLoader.load(file, null);
-    }, ConfigLoader.load(file, null), false);
+    }, ConfigLoader.load(file, null), false, HostAddresses.NONE);
     reloader.watch(file);
 
     Files.writeString(file, "[network]\nallowed_domains = [\n");
@@ -170,7 +171,7 @@ class PolicyReloaderTest {
 
   @Test
   void missingDirectoryCannotBeWatched() throws Exception {
-    reloader = new PolicyReloader(() -> parse(ALLOW_A), parse(ALLOW_A), false);
+    reloader = new PolicyReloader(() -> parse(ALLOW_A), parse(ALLOW_A), false, HostAddresses.NONE);
 
     assertThatThrownBy(
         () -> reloader.watch(directory.resolve("gone").resolve("egressd.toml"))).isInstanceOf(IOException.class);

@@ -35,7 +35,12 @@ public enum AddressClass {
    * A host-local cloud service at a public-looking address: Azure's WireServer {@code 168.63.129.16} (instance
    * metadata, health probes, guest agent). Closed like the link-local metadata services; an IP rule opens it.
    */
-  CLOUD_METADATA("cloud metadata");
+  CLOUD_METADATA("cloud metadata"),
+  /**
+   * An address of one of this host's own interfaces that would otherwise count as public: a service listening on
+   * {@code 0.0.0.0} answers there as it does on loopback. Known only to the engine, from {@link HostAddresses}.
+   */
+  THIS_HOST("an address of this host");
 
   private final String label;
 

@@ -26,6 +26,9 @@ import java.util.Optional;
  *       an address matching a deny IP/CIDR rule refuses; with {@code allow_local_binding = false}, any address that
  *       is not public refuses the whole host unless an allow IP/CIDR rule names that address.</li>
  * </ol>
+ *
+ * <p>"Not public" covers every non-public {@link AddressClass} and, through {@link HostAddresses}, the addresses of
+ * this host's own interfaces, which reach local services however public they look.
  */
 public final class PolicyEngine {
   private static final List<IpAddress> LOCALHOST = List.of(
@@ -33,16 +36,38 @@ public final class PolicyEngine {
 
   private final NetworkPolicy policy;
   private final boolean interceptionAvailable;
+  private final HostAddresses hostAddresses;
+
+  /** Creates an engine that knows no interface addresses of this host ({@link HostAddresses#NONE}). */
+  public PolicyEngine(NetworkPolicy policy, boolean interceptionAvailable) {
+    this(policy, interceptionAvailable, HostAddresses.NONE);
+  }
 
   /**
    * Creates an engine.
    *
    * @param interceptionAvailable whether the proxy can terminate TLS in tunnels (and so enforce limited mode on
    *     HTTPS): true only when the MITM stage is installed and the policy has {@code mitm = true}
+   * @param hostAddresses this host's interface addresses, treated as {@link AddressClass#THIS_HOST}; consulted on
+   *     every decision, so a live view sees interfaces come and go
    */
-  public PolicyEngine(NetworkPolicy policy, boolean interceptionAvailable) {
+  public PolicyEngine(NetworkPolicy policy, boolean interceptionAvailable, HostAddresses hostAddresses) {
     this.policy = Objects.requireNonNull(policy, "policy");
     this.interceptionAvailable = interceptionAvailable;
+    this.hostAddresses = Objects.requireNonNull(hostAddresses, "hostAddresses");
+  }
+
+  /**
+   * The class of {@code address} as this engine sees it: {@link AddressClassifier#classify}, except that a public
+   * address of this host (or an IPv6 form embedding one) is {@link AddressClass#THIS_HOST}.
+   */
+  public AddressClass classify(IpAddress address) {
+    AddressClass addressClass = AddressClassifier.classify(address);
+    if (addressClass.isPublic() && (hostAddresses.contains(address.unmapped())
+        || AddressClassifier.embeddedIpv4(address).map(hostAddresses::contains).orElse(false))) {
+      return AddressClass.THIS_HOST;
+    }
+    return addressClass;
   }
 
   /**
@@ -122,7 +147,7 @@ public final class PolicyEngine {
             + " resolved to " + address + ", which rule \"" + deny.pattern().text() + "\" (" + deny.origin()
             + ") denies.");
       }
-      AddressClass addressClass = AddressClassifier.classify(address);
+      AddressClass addressClass = classify(address);
       if (policy.allowLocalBinding() || addressClass.isPublic() || explicitlyAllowed(host, allowRule, address, port)) {
         continue;
       }
@@ -182,11 +207,11 @@ public final class PolicyEngine {
     return Decision.allow(allow);
   }
 
-  private static boolean isLocalLiteral(HostName host) {
-    return host.isLocalhost() || host.isIpLiteral() && !AddressClassifier.isPublic(host.ip().orElseThrow());
+  private boolean isLocalLiteral(HostName host) {
+    return host.isLocalhost() || host.isIpLiteral() && !classify(host.ip().orElseThrow()).isPublic();
   }
 
-  private static String localLabel(HostName host) {
-    return host.isLocalhost() ? "loopback" : AddressClassifier.classify(host.ip().orElseThrow()).label();
+  private String localLabel(HostName host) {
+    return host.isLocalhost() ? "loopback" : classify(host.ip().orElseThrow()).label();
   }
 }

@@ -1,6 +1,7 @@
 package dev.egressd.proxy;
 
 import dev.egressd.audit.ProxyMetrics;
+import dev.egressd.proxy.tunnel.ReadLimit;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
@@ -20,10 +21,12 @@ import java.util.Objects;
  * @param metrics where connection counts and connect/DNS latencies go ({@link ProxyMetrics#NONE} by default)
  * @param maxConnections client connections open at once, over all listeners; more are answered with 503
  *     (HTTP) or reply 0x01 (SOCKS5) and closed
+ * @param maxReadBytes the most one socket read takes, client and upstream side alike; with one read in flight per
+ *     direction, what a connection buffers ({@link dev.egressd.proxy.tunnel.ReadLimit})
  */
 public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout, Duration resolveTimeout,
     Duration requestHeadTimeout, Duration idleTimeout, int maxInitialLineLength, int maxHeaderSize,
-    TransportChoice transport, ProxyMetrics metrics, int maxConnections) {
+    TransportChoice transport, ProxyMetrics metrics, int maxConnections, int maxReadBytes) {
 
   /** Which event-loop transport to run on. */
   public enum TransportChoice {
@@ -49,6 +52,9 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     }
     if (maxConnections < 1) {
       throw new IllegalArgumentException("maxConnections: " + maxConnections + " (expected: >= 1)");
+    }
+    if (maxReadBytes < 1024) {
+      throw new IllegalArgumentException("maxReadBytes: " + maxReadBytes + " (expected: >= 1024)");
     }
     if (maxHeaderSize < 1024) {
       throw new IllegalArgumentException("maxHeaderSize: " + maxHeaderSize + " (expected: >= 1024)");
@@ -82,6 +88,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     private TransportChoice transport = TransportChoice.AUTO;
     private ProxyMetrics metrics = ProxyMetrics.NONE;
     private int maxConnections = 4096;
+    private int maxReadBytes = ReadLimit.DEFAULT_MAX_READ_BYTES;
 
     private Builder() {}
 
@@ -139,6 +146,12 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
       return this;
     }
 
+    /** Sets the most bytes one socket read may take (what each direction of a connection buffers). */
+    public Builder maxReadBytes(int maxReadBytes) {
+      this.maxReadBytes = maxReadBytes;
+      return this;
+    }
+
     /** Sets how many client connections may be open at once. */
     public Builder maxConnections(int maxConnections) {
       this.maxConnections = maxConnections;
@@ -148,7 +161,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     /** Validates and builds. */
     public ProxyOptions build() {
       return new ProxyOptions(httpListen, connectTimeout, resolveTimeout, requestHeadTimeout, idleTimeout,
-          maxInitialLineLength, maxHeaderSize, transport, metrics, maxConnections);
+          maxInitialLineLength, maxHeaderSize, transport, metrics, maxConnections, maxReadBytes);
     }
   }
 }

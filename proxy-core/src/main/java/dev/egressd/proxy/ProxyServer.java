@@ -8,6 +8,7 @@ import dev.egressd.proxy.http.HttpProxyInitializer;
 import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.internal.Transport;
 import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.ReadLimit;
 import dev.egressd.proxy.tunnel.TunnelInterceptor;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import io.netty.bootstrap.ServerBootstrap;
@@ -157,7 +158,8 @@ public final class ProxyServer implements AutoCloseable {
         }
       }
       UpstreamConnector connector = new UpstreamConnector(engine, resolver, audit, transport.channelType(),
-          options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), loopGuard, options.metrics());
+          options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), loopGuard, options.metrics(),
+          options.maxReadBytes());
       TunnelInterceptor interceptor = interceptorFactory == null ? null
           : interceptorFactory.create(connector, options);
       ListenerContext context = new ListenerContext(connector, options, transport.datagramChannelType(),
@@ -200,6 +202,7 @@ public final class ProxyServer implements AutoCloseable {
         .option(ChannelOption.SO_BACKLOG, 1024)
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.AUTO_READ, false)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ReadLimit.allocator(options.maxReadBytes()))
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(new ChannelInboundHandlerAdapter() {
           @Override

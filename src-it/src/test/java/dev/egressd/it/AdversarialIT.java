@@ -119,6 +119,12 @@ class AdversarialIT {
   }
 
   @ParameterizedTest(name = "{0}")
+  @MethodSource(TABLES + "hostInterfaces")
+  void addressOfThisHostsInterfacesIsRefusedEvenWhenStarIsAllowed(Attack attack) throws Exception {
+    run(attack);
+  }
+
+  @ParameterizedTest(name = "{0}")
   @MethodSource(TABLES + "ownListeners")
   void requestToTheProxysOwnListenerIsRefusedAsALoop(Attack attack) throws Exception {
     run(attack);

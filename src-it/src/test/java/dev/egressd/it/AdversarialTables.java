@@ -12,7 +12,15 @@ import static dev.egressd.it.Attack.utf8;
 import dev.egressd.it.Attack.Answer;
 import dev.egressd.it.Attack.Proxy;
 import dev.egressd.it.Socks5Client.Status;
+import dev.egressd.policy.IpAddress;
 import java.net.IDN;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
@@ -309,6 +317,22 @@ final class AdversarialTables {
         http("GET http://allowed.test:PORT/ with a body (limited mode is not an exfiltration barrier)",
             "GET http://allowed.test:{PORT}/ HTTP/1.1\r\nHost: allowed.test:{PORT}\r\nContent-Length: 5\r\n\r\nhello")
             .on(Proxy.LIMITED).answered(new Answer(200, null)).lookups(1));
+  }
+
+  /**
+   * Every address of this host's interfaces, on the daemon that allows {@code *}: a service bound to 0.0.0.0 answers
+   * on each of them, so each is refused as local whatever its class (a public one as "an address of this host").
+   */
+  static Stream<Attack> hostInterfaces() throws SocketException {
+    List<Attack> attacks = new ArrayList<>();
+    for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+      for (InetAddress address : Collections.list(nif.getInetAddresses())) {
+        String canonical = IpAddress.of(address).toString();
+        String urlHost = address instanceof Inet6Address ? "[" + canonical + "]" : canonical;
+        onEveryFront(urlHost, a -> a.on(Proxy.OPEN).refused("not_allowed_local", canonical)).forEach(attacks::add);
+      }
+    }
+    return attacks.stream();
   }
 
   /** The daemon's own listeners as destinations, allowed by rule: refused as loops. */

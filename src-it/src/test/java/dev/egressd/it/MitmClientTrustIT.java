@@ -18,6 +18,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SSLContext;
@@ -181,8 +182,27 @@ class MitmClientTrustIT {
     assertThat(env.exitCode()).as("%s", env).isZero();
     String trustExports = run.stdout().lines().filter(l -> l.startsWith("export SSL_CERT_FILE=")).findFirst()
         .orElseThrow();
-    assertThat(env.stdout().lines()).contains(trustExports);
-    assertThat(env.stdout()).contains("-Djavax.net.ssl.trustStore=" + runProxyDirectory().resolve("truststore.p12"));
+    Map<String, String> announced = evaluated(trustExports);
+    Map<String, String> printed = evaluated(env.stdout());
+    for (String variable : BUNDLE_VARIABLES) {
+      assertThat(printed.get(variable)).as(variable).isEqualTo(announced.get(variable))
+          .isEqualTo(runProxyDirectory().resolve("ca-bundle.pem").toString());
+    }
+    assertThat(printed.get("NODE_EXTRA_CA_CERTS")).isEqualTo(announced.get("NODE_EXTRA_CA_CERTS"))
+        .isEqualTo(runProxyDirectory().resolve("ca.pem").toString());
+    assertThat(printed.get("JAVA_TOOL_OPTIONS"))
+        .contains("-Djavax.net.ssl.trustStore=" + runProxyDirectory().resolve("truststore.p12"));
+  }
+
+  /** The variables a sh has after {@code eval} of {@code exports}. */
+  private static Map<String, String> evaluated(String exports) {
+    ProcessResult result = Processes.run(List.of("/bin/sh", "-c", "eval \"$1\" && exec env", "sh", exports), Map.of(),
+        dir, Duration.ofSeconds(30));
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    Map<String, String> variables = new HashMap<>();
+    result.stdout().lines().filter(l -> l.indexOf('=') > 0)
+        .forEach(l -> variables.put(l.substring(0, l.indexOf('=')), l.substring(l.indexOf('=') + 1)));
+    return variables;
   }
 
   @Test

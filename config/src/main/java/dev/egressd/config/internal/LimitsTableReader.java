@@ -15,7 +15,7 @@ public final class LimitsTableReader {
   private static final int MAX_COUNT = 1_000_000;
   private static final double MAX_SECONDS = 86_400;
   private static final Set<String> KEYS = Set.of("max_connections", "max_intercepted_tunnels", "connect_timeout",
-      "dns_timeout", "header_timeout", "idle_timeout", "tls_handshake_timeout");
+      "dns_timeout", "header_timeout", "idle_timeout", "tls_handshake_timeout", "max_buffered_bytes");
 
   private LimitsTableReader() {}
 
@@ -45,7 +45,8 @@ public final class LimitsTableReader {
         seconds(limits, "dns_timeout", d.dnsTimeout(), diagnostics),
         seconds(limits, "header_timeout", d.headerTimeout(), diagnostics),
         seconds(limits, "idle_timeout", d.idleTimeout(), diagnostics),
-        seconds(limits, "tls_handshake_timeout", d.tlsHandshakeTimeout(), diagnostics));
+        seconds(limits, "tls_handshake_timeout", d.tlsHandshakeTimeout(), diagnostics),
+        bytes(limits, "max_buffered_bytes", d.maxBufferedBytes(), diagnostics));
   }
 
   private static int count(TableNode table, String key, int fallback, Diagnostics diagnostics) {
@@ -56,6 +57,20 @@ public final class LimitsTableReader {
     if (!(value instanceof Long n) || n < 1 || n > MAX_COUNT) {
       diagnostics.error(table.position(key), table.keyPath(key), "expected an integer from 1 to " + MAX_COUNT
           + ", found " + (value instanceof Long ? value : TableNode.typeOf(value)));
+      return fallback;
+    }
+    return (int) (long) n;
+  }
+
+  private static int bytes(TableNode table, String key, int fallback, Diagnostics diagnostics) {
+    Object value = table.get(key);
+    if (value == null) {
+      return fallback;
+    }
+    if (!(value instanceof Long n) || n < LimitSettings.MIN_BUFFERED_BYTES || n > LimitSettings.MAX_BUFFERED_BYTES) {
+      diagnostics.error(table.position(key), table.keyPath(key), "expected a byte count from "
+          + LimitSettings.MIN_BUFFERED_BYTES + " to " + LimitSettings.MAX_BUFFERED_BYTES + ", found "
+          + (value instanceof Long ? value : TableNode.typeOf(value)));
       return fallback;
     }
     return (int) (long) n;

@@ -17,6 +17,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -42,6 +43,7 @@ import java.util.function.Supplier;
  */
 public final class UpstreamConnector {
   private final Supplier<PolicyEngine> engine;
+  private final RecvByteBufAllocator readAllocator;
   private final Resolver resolver;
   private final AuditSink audit;
   private final Class<? extends Channel> channelType;
@@ -62,6 +64,17 @@ public final class UpstreamConnector {
   public UpstreamConnector(Supplier<PolicyEngine> engine, Resolver resolver, AuditSink audit,
       Class<? extends Channel> channelType, Duration connectTimeout, Duration resolveTimeout, Clock clock,
       LoopGuard loopGuard, ProxyMetrics metrics) {
+    this(engine, resolver, audit, channelType, connectTimeout, resolveTimeout, clock, loopGuard, metrics,
+        ReadLimit.DEFAULT_MAX_READ_BYTES);
+  }
+
+  /**
+   * Creates a connector whose upstream channels read at most {@code maxReadBytes} at a time (see {@link ReadLimit}).
+   */
+  public UpstreamConnector(Supplier<PolicyEngine> engine, Resolver resolver, AuditSink audit,
+      Class<? extends Channel> channelType, Duration connectTimeout, Duration resolveTimeout, Clock clock,
+      LoopGuard loopGuard, ProxyMetrics metrics, int maxReadBytes) {
+    this.readAllocator = ReadLimit.allocator(maxReadBytes);
     this.engine = Objects.requireNonNull(engine, "engine");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
     this.audit = Objects.requireNonNull(audit, "audit");
@@ -136,6 +149,7 @@ public final class UpstreamConnector {
         .channel(channelType)
         .resolver(NoopAddressResolverGroup.INSTANCE)
         .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.RCVBUF_ALLOCATOR, readAllocator)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
         .handler(initializer);

@@ -8,20 +8,11 @@ import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Queue;
 import java.util.Random;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 
 /** Feeds fuzzer bytes to an EmbeddedChannel the way a socket would, and checks that nothing leaked or escaped. */
 public final class ChannelFuzzing {
-  private static final Queue<String> REPORTED_LEAKS = new ConcurrentLinkedQueue<>();
-
-  static {
-    // Netty's detector only logs; record its reports so a leak it sees (after a GC) fails the next input.
-    ByteBufUtil.setLeakListener((resourceType, records) -> REPORTED_LEAKS.add(resourceType + records));
-  }
-
   private ChannelFuzzing() {}
 
   /**
@@ -89,10 +80,10 @@ public final class ChannelFuzzing {
    */
   public static void assertNoLeaks(TrackingAllocator allocator) {
     allocator.assertAllReleased();
-    String leak = REPORTED_LEAKS.poll();
-    if (leak != null) {
-      REPORTED_LEAKS.clear();
-      throw new AssertionError("Netty's leak detector reported a leak (possibly from an earlier input): " + leak);
+    List<String> leaks = NettyLeakCheck.drain();
+    if (!leaks.isEmpty()) {
+      throw new AssertionError("Netty's leak detector reported a leak (possibly from an earlier input): "
+          + leaks.get(0));
     }
   }
 }
