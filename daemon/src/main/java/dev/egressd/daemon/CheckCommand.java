@@ -12,6 +12,7 @@ import dev.egressd.policy.HostName;
 import dev.egressd.policy.InvalidHostException;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.policy.Protocol;
+import dev.egressd.proxy.InterfaceAddresses;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.tunnel.LoopGuard;

@@ -10,6 +10,7 @@ import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
 import dev.egressd.policy.NetworkPolicy;
+import dev.egressd.proxy.InterfaceAddresses;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.ProxyServer;
 import dev.egressd.proxy.admin.AdminEndpoints;
@@ -112,12 +113,12 @@ final class RunCommand implements Callable<Integer> {
       return Main.CONFIG_ERROR;
     }
     LimitSettings limits = config.limits();
+    InterfaceAddresses hostAddresses = InterfaceAddresses.live();
     ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
         .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
         .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
         .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout())
-        .maxReadBytes(limits.maxBufferedBytes()).build();
-    InterfaceAddresses hostAddresses = InterfaceAddresses.live();
+        .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).build();
     PolicyReloader reloader = new PolicyReloader(() -> {
       DaemonConfig reloaded = configOptions.load(env);
       return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));

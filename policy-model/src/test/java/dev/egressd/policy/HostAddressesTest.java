@@ -67,20 +67,13 @@ class HostAddressesTest {
     assertThat(engine.classify(ip("10.0.0.5"))).isEqualTo(AddressClass.PRIVATE);
   }
 
-  @Test
-  void exactIpRuleOpensAnAddressOfThisHost() {
-    PolicyEngine engine = new PolicyEngine(policy("+203.0.114.7"), false, HOST);
-    AccessRequest request = request(Protocol.HTTP, "GET", "203.0.114.7:80");
-
-    Decision decision = engine.decide(request);
-
-    assertThat(decision.allowed()).isTrue();
-    assertThat(engine.vet(request, decision, List.of(ip("203.0.114.7"))).allowed()).isTrue();
-  }
-
-  @Test
-  void allowLocalBindingOpensAnAddressOfThisHost() {
-    PolicyEngine engine = new PolicyEngine(policy("+* local"), false, HOST);
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "exact IP rule        | +203.0.114.7",
+      "allow_local_binding  | +* local",
+  })
+  void anAddressOfThisHostCanBeOpened(String description, String spec) {
+    PolicyEngine engine = new PolicyEngine(policy(spec), false, HOST);
     AccessRequest request = request(Protocol.HTTP, "GET", "203.0.114.7:80");
 
     Decision decision = engine.decide(request);

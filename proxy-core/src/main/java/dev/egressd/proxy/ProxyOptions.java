@@ -1,6 +1,7 @@
 package dev.egressd.proxy;
 
 import dev.egressd.audit.ProxyMetrics;
+import dev.egressd.policy.HostAddresses;
 import dev.egressd.proxy.tunnel.ReadLimit;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -23,10 +24,13 @@ import java.util.Objects;
  *     (HTTP) or reply 0x01 (SOCKS5) and closed
  * @param maxReadBytes the most one socket read takes, client and upstream side alike; with one read in flight per
  *     direction, what a connection buffers ({@link dev.egressd.proxy.tunnel.ReadLimit})
+ * @param hostAddresses this host's interface addresses, through which a listener on the wildcard address is reached
+ *     as a loop ({@link HostAddresses#NONE} by default; the daemon passes {@link InterfaceAddresses#live()})
  */
 public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout, Duration resolveTimeout,
     Duration requestHeadTimeout, Duration idleTimeout, int maxInitialLineLength, int maxHeaderSize,
-    TransportChoice transport, ProxyMetrics metrics, int maxConnections, int maxReadBytes) {
+    TransportChoice transport, ProxyMetrics metrics, int maxConnections, int maxReadBytes,
+    HostAddresses hostAddresses) {
 
   /** Which event-loop transport to run on. */
   public enum TransportChoice {
@@ -43,6 +47,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     Objects.requireNonNull(httpListen, "httpListen");
     Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(metrics, "metrics");
+    Objects.requireNonNull(hostAddresses, "hostAddresses");
     requirePositive(connectTimeout, "connectTimeout");
     requirePositive(resolveTimeout, "resolveTimeout");
     requirePositive(requestHeadTimeout, "requestHeadTimeout");
@@ -89,6 +94,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     private ProxyMetrics metrics = ProxyMetrics.NONE;
     private int maxConnections = 4096;
     private int maxReadBytes = ReadLimit.DEFAULT_MAX_READ_BYTES;
+    private HostAddresses hostAddresses = HostAddresses.NONE;
 
     private Builder() {}
 
@@ -152,6 +158,12 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
       return this;
     }
 
+    /** Sets this host's interface addresses, for the loop guard. */
+    public Builder hostAddresses(HostAddresses hostAddresses) {
+      this.hostAddresses = hostAddresses;
+      return this;
+    }
+
     /** Sets how many client connections may be open at once. */
     public Builder maxConnections(int maxConnections) {
       this.maxConnections = maxConnections;
@@ -161,7 +173,8 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     /** Validates and builds. */
     public ProxyOptions build() {
       return new ProxyOptions(httpListen, connectTimeout, resolveTimeout, requestHeadTimeout, idleTimeout,
-          maxInitialLineLength, maxHeaderSize, transport, metrics, maxConnections, maxReadBytes);
+          maxInitialLineLength, maxHeaderSize, transport, metrics, maxConnections, maxReadBytes,
+          hostAddresses);
     }
   }
 }

@@ -151,7 +151,7 @@ public final class ProxyServer implements AutoCloseable {
       all.add(new Listener(HTTP, options.httpListen(), context -> new HttpProxyInitializer(context.connector(),
           context.options(), context.interceptor())));
       all.addAll(extraListeners);
-      LoopGuard loopGuard = new LoopGuard();
+      LoopGuard loopGuard = new LoopGuard(options.hostAddresses());
       for (Listener listener : all) {
         if (listener.address().getPort() != 0) {
           loopGuard.addListener(listener.address()); // known before bind, so no request can race the guard

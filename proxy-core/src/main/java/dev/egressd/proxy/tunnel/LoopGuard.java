@@ -1,14 +1,11 @@
 package dev.egressd.proxy.tunnel;
 
+import dev.egressd.policy.HostAddresses;
 import dev.egressd.policy.IpAddress;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
-import java.util.Collections;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
+import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -18,18 +15,24 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class LoopGuard {
   /** A guard that knows no listeners ({@code check}, tests). */
-  public static final LoopGuard NONE = new LoopGuard();
+  public static final LoopGuard NONE = new LoopGuard(HostAddresses.NONE);
 
   private final List<InetSocketAddress> listeners = new CopyOnWriteArrayList<>();
-  private volatile Set<IpAddress> interfaceAddresses = Set.of();
+  private final HostAddresses hostAddresses;
+
+  /**
+   * Creates a guard that knows no listeners yet.
+   *
+   * @param hostAddresses this host's interface addresses: a listener on the wildcard address is reached through each
+   */
+  public LoopGuard(HostAddresses hostAddresses) {
+    this.hostAddresses = Objects.requireNonNull(hostAddresses, "hostAddresses");
+  }
 
   /** Registers a bound listener; called once per listener after bind. */
   public void addListener(InetSocketAddress bound) {
     if (this == NONE) {
       throw new IllegalStateException("LoopGuard.NONE cannot hold listeners");
-    }
-    if (bound.getAddress().isAnyLocalAddress()) {
-      interfaceAddresses = localInterfaceAddresses();
     }
     listeners.add(bound);
   }
@@ -44,7 +47,7 @@ public final class LoopGuard {
       IpAddress target = address.unmapped();
       if (bound.isAnyLocalAddress()) {
         if (target.toInetAddress().isLoopbackAddress() || target.toInetAddress().isAnyLocalAddress()
-            || interfaceAddresses.contains(target)) {
+            || hostAddresses.contains(target)) {
           return true;
         }
       } else if (IpAddress.of(bound).unmapped().equals(target)
@@ -53,19 +56,5 @@ public final class LoopGuard {
       }
     }
     return false;
-  }
-
-  private static Set<IpAddress> localInterfaceAddresses() {
-    Set<IpAddress> addresses = new HashSet<>();
-    try {
-      for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
-        for (InetAddress a : Collections.list(nif.getInetAddresses())) {
-          addresses.add(IpAddress.of(a).unmapped());
-        }
-      }
-    } catch (SocketException e) {
-      // Without the list, loopback and the wildcard are still caught; interface addresses need a deny rule.
-    }
-    return Set.copyOf(addresses);
   }
 }

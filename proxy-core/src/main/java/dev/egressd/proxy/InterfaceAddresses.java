@@ -1,4 +1,4 @@
-package dev.egressd.daemon;
+package dev.egressd.proxy;
 
 import dev.egressd.policy.HostAddresses;
 import dev.egressd.policy.IpAddress;
@@ -16,9 +16,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This host's interface addresses, refreshed in the background so that decisions on event loops only read a set:
- * enumerating interfaces costs system calls, and addresses come and go (DHCP, VPNs, containers).
+ * enumerating interfaces costs system calls, and addresses come and go (DHCP, VPNs, containers). The policy engine
+ * and the {@link dev.egressd.proxy.tunnel.LoopGuard} read the same instance.
  */
-final class InterfaceAddresses implements HostAddresses, AutoCloseable {
+public final class InterfaceAddresses implements HostAddresses, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(InterfaceAddresses.class);
   private static final long REFRESH_SECONDS = 5;
 
@@ -31,7 +32,7 @@ final class InterfaceAddresses implements HostAddresses, AutoCloseable {
   }
 
   /** Enumerates now and then every few seconds until closed. */
-  static InterfaceAddresses live() {
+  public static InterfaceAddresses live() {
     ScheduledExecutorService refresher = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread thread = new Thread(r, "egressd-interface-addresses");
       thread.setDaemon(true);
@@ -43,7 +44,7 @@ final class InterfaceAddresses implements HostAddresses, AutoCloseable {
   }
 
   /** One enumeration, never refreshed ({@code egressd check}). */
-  static InterfaceAddresses snapshot() {
+  public static InterfaceAddresses snapshot() {
     return new InterfaceAddresses(null);
   }
 
@@ -53,7 +54,7 @@ final class InterfaceAddresses implements HostAddresses, AutoCloseable {
   }
 
   /** The current set, for the start-up log and tests. */
-  Set<IpAddress> addresses() {
+  public Set<IpAddress> addresses() {
     return addresses;
   }
 

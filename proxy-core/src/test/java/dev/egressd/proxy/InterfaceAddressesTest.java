@@ -1,4 +1,4 @@
-package dev.egressd.daemon;
+package dev.egressd.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
