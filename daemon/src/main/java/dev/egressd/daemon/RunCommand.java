@@ -21,6 +21,7 @@ import dev.egressd.proxy.socks5.Socks5Options;
 import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,6 +44,8 @@ import picocli.CommandLine.Parameters;
 final class RunCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
   private static final String SOCKS5 = "socks5";
+  private static final String ISOLATED_HTTP = "http-isolated";
+  private static final String ISOLATED_SOCKS5 = "socks5-isolated";
 
   @Mixin
   ConfigOptions configOptions;
@@ -72,12 +75,22 @@ final class RunCommand implements Callable<Integer> {
     json
   }
 
+  @Option(names = "--isolate",
+      description = {"Linux: run CMD in a new network namespace whose only way out is this proxy, so a program that"
+          + " ignores HTTP_PROXY gets no network at all. Needs -- CMD; refuses to run CMD when namespaces are not"
+          + " available."})
+  boolean isolate;
+
   @Parameters(paramLabel = "CMD", arity = "0..*", description = "Command to run through the proxy (after --).")
   List<String> command = new ArrayList<>();
 
   @Override
   public Integer call() throws Exception {
     Map<String, String> env = System.getenv();
+    if (isolate && command.isEmpty()) {
+      System.err.println("egressd: --isolate needs a command to isolate: egressd run --isolate -- CMD ARGS...");
+      return Main.CONFIG_ERROR;
+    }
     DaemonConfig config;
     try {
       config = configOptions.load(env);
@@ -105,11 +118,22 @@ final class RunCommand implements Callable<Integer> {
       System.err.println("egressd: TLS interception (mitm = true) cannot start: " + e.getMessage());
       return Main.CONFIG_ERROR;
     }
+    Isolation isolation = null;
+    if (isolate) {
+      try {
+        isolation = Isolation.prepare(env.get("PATH"));
+      } catch (Isolation.UnavailableException e) {
+        System.err.println("egressd: --isolate: " + e.getMessage() + ". Not running " + command.get(0)
+            + " without isolation.");
+        return Main.CONFIG_ERROR;
+      }
+    }
     Telemetry telemetry;
     try {
       telemetry = Telemetry.start(config.telemetry(), metadata(config, env));
     } catch (IOException | RuntimeException e) {
       System.err.println("egressd: cannot start audit export: " + e.getMessage());
+      closeIsolation(isolation);
       return Main.CONFIG_ERROR;
     }
     LimitSettings limits = config.limits();
@@ -125,9 +149,12 @@ final class RunCommand implements Callable<Integer> {
     }, config, interception != null, hostAddresses);
     SystemResolver resolver = new SystemResolver(16, 4096);
     AtomicBoolean accepting = new AtomicBoolean(true);
-    AuditSink logging = new LoggingAuditSink();
+    LoggingAuditSink logging = new LoggingAuditSink();
     AuditSink exported = telemetry.auditSink();
     List<ProxyServer.Listener> listeners = new ArrayList<>(socksListener(config));
+    if (isolation != null) {
+      listeners.addAll(isolatedListeners(config, isolation));
+    }
     if (config.telemetry().adminListen() != null) {
       listeners.add(AdminListener.at(config.telemetry().adminListen(), adminEndpoints(telemetry, accepting)));
     }
@@ -141,6 +168,8 @@ final class RunCommand implements Callable<Integer> {
       hostAddresses.close();
       resolver.close();
       telemetry.close();
+      logging.close();
+      closeIsolation(isolation);
       System.err.println("egressd: cannot start: " + (e instanceof ProxyServer.BindException ? e.getMessage()
           : "the listeners (" + options.httpListen() + (config.listeners().socksEnabled() ? ", SOCKS5 "
           + config.listeners().socks() : "") + "): " + e));
@@ -148,15 +177,19 @@ final class RunCommand implements Callable<Integer> {
     }
     startReloading(reloader, config); // before the announcement: whoever waits for it may edit the file next
     announce(System.out, server, config, interception);
+    Isolation isolated = isolation;
     Runnable stop = () -> {
       reloader.close();
       accepting.set(false);
       server.close(Duration.ofSeconds(command.isEmpty() ? shutdownGraceSeconds : 1));
+      logging.close(); // after the server: connections it closed still write their tunnel_closed lines
+      closeIsolation(isolated);
       resolver.close();
       hostAddresses.close();
       telemetry.close();
     };
-    return command.isEmpty() ? serveUntilSignalled(stop) : runChild(server, stop, config, interception, env);
+    return command.isEmpty() ? serveUntilSignalled(stop)
+        : runChild(server, stop, config, interception, isolation, env);
   }
 
   /** SIGHUP and, when the policy came from a file, a watch on that file, reload the policy. */
@@ -285,6 +318,21 @@ final class RunCommand implements Callable<Integer> {
     return String.join(", ", to);
   }
 
+  private static List<ProxyServer.Listener> isolatedListeners(DaemonConfig config, Isolation isolation) {
+    List<ProxyServer.Listener> result = new ArrayList<>();
+    result.add(new ProxyServer.Listener(ISOLATED_HTTP, isolation.socket(ISOLATED_HTTP), ProxyServer.httpFrontEnd()));
+    for (ProxyServer.Listener socks : socksListener(config)) {
+      result.add(new ProxyServer.Listener(ISOLATED_SOCKS5, isolation.socket(ISOLATED_SOCKS5), socks.frontEnd()));
+    }
+    return result;
+  }
+
+  private static void closeIsolation(Isolation isolation) {
+    if (isolation != null) {
+      isolation.close();
+    }
+  }
+
   private static InetSocketAddress socksAddress(ProxyServer server, DaemonConfig config) {
     return config.listeners().socksEnabled() ? server.address(SOCKS5) : null;
   }
@@ -305,14 +353,38 @@ final class RunCommand implements Callable<Integer> {
   }
 
   private int runChild(ProxyServer server, Runnable stop, DaemonConfig config, Interception interception,
-      Map<String, String> env) throws InterruptedException {
-    ProcessBuilder builder = new ProcessBuilder(command).inheritIO();
+      Isolation isolation, Map<String, String> env) throws InterruptedException {
+    InetSocketAddress http = server.httpAddress();
+    InetSocketAddress socks = socksAddress(server, config);
+    ProcessBuilder builder;
+    if (isolation == null) {
+      builder = new ProcessBuilder(command);
+    } else {
+      // Inside the namespace the bridge listens on loopback at the daemon's own port numbers.
+      List<IsolationBridge.Forward> forwards = new ArrayList<>();
+      http = new InetSocketAddress(InetAddress.getLoopbackAddress(), http.getPort());
+      forwards.add(new IsolationBridge.Forward(http.getPort(), isolation.socket(ISOLATED_HTTP).getPath()));
+      if (socks != null) {
+        socks = new InetSocketAddress(InetAddress.getLoopbackAddress(), socks.getPort());
+        forwards.add(new IsolationBridge.Forward(socks.getPort(), isolation.socket(ISOLATED_SOCKS5).getPath()));
+      }
+      builder = new ProcessBuilder(isolation.commandLine(forwards, command));
+      log.info("running {} in a new network namespace: its only way out is this proxy", command.get(0));
+    }
+    builder.inheritIO();
     SocksCredentials credentials = config.listeners().socksCredentials();
     String userInfo = credentials == null ? null
         : ClientEnvironment.userInfo(credentials.username(), credentials.password());
-    builder.environment().putAll(ClientEnvironment.forChild(server.httpAddress(), socksAddress(server, config),
-        userInfo, config.policy().allowLocalBinding(), env.get("JAVA_TOOL_OPTIONS"),
-        interception == null ? null : interception.trust()));
+    Map<String, String> childEnv = builder.environment();
+    childEnv.putAll(ClientEnvironment.forChild(http, socks, userInfo, config.policy().allowLocalBinding(),
+        env.get("JAVA_TOOL_OPTIONS"), interception == null ? null : interception.trust()));
+    if (isolation != null) {
+      // The bridge is a JVM too: the proxy settings are the command's, so they travel under another name.
+      String javaToolOptions = childEnv.remove("JAVA_TOOL_OPTIONS");
+      if (javaToolOptions != null) {
+        childEnv.put(IsolationBridge.CHILD_JAVA_TOOL_OPTIONS, javaToolOptions);
+      }
+    }
     try {
       Process child = builder.start();
       Runtime.getRuntime().addShutdownHook(new Thread(child::destroy, "egressd-child-stop"));

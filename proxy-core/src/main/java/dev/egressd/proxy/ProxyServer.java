@@ -24,6 +24,10 @@ import io.netty.channel.socket.DatagramChannel;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -73,21 +77,26 @@ public final class ProxyServer implements AutoCloseable {
    * A listener contributed by a front-end module.
    *
    * @param name a short unique name, e.g. {@code socks5}
-   * @param address where to bind (port 0 picks a free port)
+   * @param address where to bind: an {@link InetSocketAddress} (port 0 picks a free port) or a
+   *     {@link UnixDomainSocketAddress}, whose file must not exist yet
    * @param frontEnd builds its pipeline
    * @param limited whether its connections count against {@link ProxyOptions#maxConnections()} (false for the
    *     admin listener, which must answer while the proxy is full)
    */
-  public record Listener(String name, InetSocketAddress address, FrontEnd frontEnd, boolean limited) {
-    /** Null checks only. */
+  public record Listener(String name, SocketAddress address, FrontEnd frontEnd, boolean limited) {
+    /** Null and address-type checks. */
     public Listener {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(address, "address");
       Objects.requireNonNull(frontEnd, "frontEnd");
+      if (!(address instanceof InetSocketAddress || address instanceof UnixDomainSocketAddress)) {
+        throw new IllegalArgumentException("listener address: " + address + " (expected an IP socket address or a"
+            + " Unix domain socket path)");
+      }
     }
 
     /** A listener whose connections count against the limit. */
-    public Listener(String name, InetSocketAddress address, FrontEnd frontEnd) {
+    public Listener(String name, SocketAddress address, FrontEnd frontEnd) {
       this(name, address, frontEnd, true);
     }
   }
@@ -148,13 +157,12 @@ public final class ProxyServer implements AutoCloseable {
     Map<String, Channel> bound = new LinkedHashMap<>();
     try {
       List<Listener> all = new ArrayList<>();
-      all.add(new Listener(HTTP, options.httpListen(), context -> new HttpProxyInitializer(context.connector(),
-          context.options(), context.interceptor())));
+      all.add(new Listener(HTTP, options.httpListen(), httpFrontEnd()));
       all.addAll(extraListeners);
       LoopGuard loopGuard = new LoopGuard(options.hostAddresses());
       for (Listener listener : all) {
-        if (listener.address().getPort() != 0) {
-          loopGuard.addListener(listener.address()); // known before bind, so no request can race the guard
+        if (listener.address() instanceof InetSocketAddress address && address.getPort() != 0) {
+          loopGuard.addListener(address); // known before bind, so no request can race the guard
         }
       }
       UpstreamConnector connector = new UpstreamConnector(engine, resolver, audit, transport.channelType(),
@@ -179,7 +187,9 @@ public final class ProxyServer implements AutoCloseable {
         } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
           throw new BindException(listener, e);
         }
-        loopGuard.addListener((InetSocketAddress) channel.localAddress());
+        if (channel.localAddress() instanceof InetSocketAddress address) {
+          loopGuard.addListener(address);
+        }
         bound.put(listener.name(), channel);
       }
       return new ProxyServer(transport, boss, workers, Map.copyOf(bound), connections, connector);
@@ -191,19 +201,35 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
+  /** The built-in HTTP proxy front end (absolute-form requests and CONNECT), for binding it at further addresses. */
+  public static FrontEnd httpFrontEnd() {
+    return context -> new HttpProxyInitializer(context.connector(), context.options(), context.interceptor());
+  }
+
   private static Channel bind(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
       ChannelGroup connections, ChannelHandler initializer, Listener listener, ProxyOptions options,
       ConnectionLimit limit) throws InterruptedException {
     String name = listener.name();
     ProxyMetrics metrics = options.metrics();
-    return new ServerBootstrap()
+    ServerBootstrap bootstrap = new ServerBootstrap()
         .group(boss, workers)
-        .channel(transport.serverChannelType())
         .option(ChannelOption.SO_BACKLOG, 1024)
-        .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.AUTO_READ, false)
-        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ReadLimit.allocator(options.maxReadBytes()))
-        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ReadLimit.allocator(options.maxReadBytes()));
+    SocketAddress address = listener.address();
+    if (address instanceof UnixDomainSocketAddress unix) {
+      // Both transports unlink whatever is at the path before binding; never let that remove someone's file.
+      if (Files.exists(unix.getPath(), LinkOption.NOFOLLOW_LINKS)) {
+        throw new IllegalStateException("a file already exists at " + unix.getPath());
+      }
+      bootstrap.channel(transport.domainServerChannelType());
+      address = transport.domainSocketAddress(unix);
+    } else {
+      bootstrap.channel(transport.serverChannelType())
+          .option(ChannelOption.SO_REUSEADDR, true)
+          .childOption(ChannelOption.TCP_NODELAY, true);
+    }
+    return bootstrap
         .childHandler(new ChannelInboundHandlerAdapter() {
           @Override
           public void channelRegistered(ChannelHandlerContext ctx) {
@@ -222,7 +248,7 @@ public final class ProxyServer implements AutoCloseable {
             return true;
           }
         })
-        .bind(listener.address())
+        .bind(address)
         .sync()
         .channel();
   }
@@ -236,9 +262,12 @@ public final class ProxyServer implements AutoCloseable {
           + reason(cause), cause);
     }
 
-    private static String hostPort(InetSocketAddress address) {
-      String host = address.getAddress().getHostAddress();
-      return (host.contains(":") ? "[" + host + "]" : host) + ":" + address.getPort();
+    private static String hostPort(SocketAddress address) {
+      if (!(address instanceof InetSocketAddress inet)) {
+        return address.toString();
+      }
+      String host = inet.getAddress().getHostAddress();
+      return (host.contains(":") ? "[" + host + "]" : host) + ":" + inet.getPort();
     }
 
     private static String reason(Throwable cause) {
@@ -281,13 +310,16 @@ public final class ProxyServer implements AutoCloseable {
     return address(HTTP);
   }
 
-  /** The bound address of the listener called {@code name}. */
+  /** The bound address of the IP listener called {@code name}. */
   public InetSocketAddress address(String name) {
     Channel channel = listeners.get(name);
     if (channel == null) {
       throw new IllegalArgumentException("listener: " + name + " (expected one of " + listeners.keySet() + ")");
     }
-    return (InetSocketAddress) channel.localAddress();
+    if (!(channel.localAddress() instanceof InetSocketAddress address)) {
+      throw new IllegalArgumentException("listener: " + name + " is not an IP listener");
+    }
+    return address;
   }
 
   /** The transport in use: {@code epoll} or {@code nio}. */

@@ -19,6 +19,7 @@ import dev.egressd.proxy.tunnel.UpstreamFailure;
 import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -442,8 +443,13 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** Streams the origin's response to the client; lives on the upstream channel. */
+  /**
+   * Streams the origin's response to the client; lives on the upstream channel. A response is flushed at its end or
+   * when the upstream read is over, not per part, so a small response leaves in one TLS record and one send.
+   */
   private final class UpstreamResponseHandler extends ChannelInboundHandlerAdapter {
+    private boolean unflushed;
+
     @Override
     public void channelRead(ChannelHandlerContext upstreamCtx, Object msg) {
       Channel source = upstreamCtx.channel();
@@ -476,7 +482,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
       if (last) {
         responseInProgress = false;
       }
-      ctx.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+      unflushed = !last;
+      ChannelFuture written = last ? ctx.writeAndFlush(msg) : ctx.write(msg);
+      written.addListener((ChannelFutureListener) f -> {
         if (!f.isSuccess()) {
           source.close();
           closeClient();
@@ -486,6 +494,14 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
           source.read();
         }
       });
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext upstreamCtx) {
+      if (unflushed) {
+        unflushed = false;
+        ctx.flush();
+      }
     }
 
     @Override
@@ -656,8 +672,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   private String client() {
-    return ctx.channel().remoteAddress() instanceof InetSocketAddress address
-        ? address.getAddress().getHostAddress() + ":" + address.getPort() : "unknown";
+    if (ctx.channel().remoteAddress() instanceof InetSocketAddress address) {
+      return address.getAddress().getHostAddress() + ":" + address.getPort();
+    }
+    return ctx.channel().localAddress() instanceof InetSocketAddress ? "unknown" : "unix-socket";
   }
 
   private static String hostHeader(Destination destination) {

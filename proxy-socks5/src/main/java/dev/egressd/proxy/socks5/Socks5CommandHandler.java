@@ -207,7 +207,12 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
   // ---- UDP ASSOCIATE ----
 
   private void onAssociate(Socks5CommandRequest command) {
-    InetSocketAddress peer = (InetSocketAddress) ctx.channel().remoteAddress();
+    if (!(ctx.channel().remoteAddress() instanceof InetSocketAddress peer)
+        || !(ctx.channel().localAddress() instanceof InetSocketAddress local)) {
+      // A Unix-socket client (run --isolate) has no IP address the relay could accept datagrams from.
+      replyAndClose(Socks5CommandStatus.COMMAND_UNSUPPORTED);
+      return;
+    }
     Socks5UdpRelayHandler.ClientEndpoint endpoint;
     try {
       endpoint = Socks5UdpRelayHandler.ClientEndpoint.of(command.dstAddr(), command.dstPort(), peer);
@@ -217,7 +222,6 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
     }
     ctx.pipeline().remove(PipelineNames.SOCKS5_DECODER);
     state = State.ASSOCIATED;
-    InetSocketAddress local = (InetSocketAddress) ctx.channel().localAddress();
     Channel control = ctx.channel();
     ChannelFuture bind = Socks5UdpRelayHandler.bind(settings, control, endpoint,
         new InetSocketAddress(local.getAddress(), 0));
@@ -267,7 +271,7 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
     return channel.remoteAddress() instanceof InetSocketAddress address
         ? HostName.of(dev.egressd.policy.IpAddress.of(address.getAddress())).authorityForm() + ":"
             + address.getPort()
-        : "unknown";
+        : channel.localAddress() instanceof InetSocketAddress ? "unknown" : "unix-socket";
   }
 
   @Override
