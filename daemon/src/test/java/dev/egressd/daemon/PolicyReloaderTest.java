@@ -142,8 +142,11 @@ class PolicyReloaderTest {
 
     Files.writeString(directory.resolve("unrelated.log"), "noise");
     Files.writeString(directory.resolve("unrelated.log"), "more noise");
-    // A real change afterwards proves the watch ran through the noise events first.
-    Files.writeString(file, ALLOW_B);
+    // A real change afterwards proves the watch ran through the noise events first. It is written the way editors
+    // save (a complete file renamed into place): a plain rewrite truncates first, and a noise event that wakes the
+    // watch in between would see an empty file, a second (correct, but uncountable) load.
+    Path staged = Files.writeString(directory.resolve("egressd.toml.new"), ALLOW_B);
+    Files.move(staged, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
 
     assertThat(eventually(() -> decide("b.test").allowed())).isTrue();
     assertThat(loads.get()).as("loads: only the real change").isEqualTo(1);
