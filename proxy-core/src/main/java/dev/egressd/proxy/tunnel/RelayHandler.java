@@ -6,8 +6,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.Objects;
@@ -17,10 +15,7 @@ import java.util.Objects;
  * previous write completed (auto-read is off on both sides), so a slow reader stalls the fast writer instead of
  * filling memory. Both channels run on one event loop, so no synchronisation is needed.
  *
- * <p>A half-close passes through: when this side's input ends (the peer sent FIN), the other side's output is shut
- * down after pending writes flush, and a channel closes once both its directions are done, so a client may finish
- * sending and still receive the answer. When either side closes or resets, the other is closed after pending
- * writes flush. One instance per direction; {@link Tunnel#start} turns half-closure on for both channels.
+ * <p>When either side closes, the other is closed after pending writes flush. One instance per direction.
  */
 public final class RelayHandler extends ChannelInboundHandlerAdapter {
   /** Receives the byte count of this direction when the relay ends. */
@@ -80,8 +75,6 @@ public final class RelayHandler extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent) {
       ctx.close();
-    } else if (evt == ChannelInputShutdownEvent.INSTANCE) {
-      inputEnded(ctx.channel());
     } else {
       ctx.fireUserEventTriggered(evt);
     }
@@ -91,27 +84,6 @@ public final class RelayHandler extends ChannelInboundHandlerAdapter {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     // Resets and broken pipes end tunnels all the time; closing both sides is the whole response.
     ctx.close();
-  }
-
-  private void inputEnded(Channel self) {
-    if (peer instanceof DuplexChannel duplex && peer.isActive()) {
-      peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) flushed -> {
-        if (!flushed.isSuccess()) {
-          peer.close();
-          return;
-        }
-        duplex.shutdownOutput().addListener(shut -> {
-          if (!shut.isSuccess() || duplex.isInputShutdown()) {
-            peer.close();
-          }
-        });
-      });
-    } else {
-      closeOnFlush(peer);
-    }
-    if (!(self instanceof DuplexChannel duplex) || duplex.isOutputShutdown()) {
-      self.close(); // both directions of this channel are done
-    }
   }
 
   /** Closes {@code channel} once everything written so far has been flushed. */

@@ -6,7 +6,6 @@ import dev.egressd.policy.AccessRequest;
 import dev.egressd.proxy.PipelineNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -48,9 +47,6 @@ public final class Tunnel {
     }
     upstream.flush();
     long earlyBytes = early;
-    // From here on a FIN ends one direction only (see RelayHandler); before, it ended the front end's exchange.
-    client.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-    upstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     client.pipeline().addLast(PipelineNames.RELAY, new RelayHandler(upstream, n -> tunnel.upDone(earlyBytes + n)));
     upstream.pipeline().addLast(PipelineNames.RELAY, new RelayHandler(client, tunnel::downDone));
   }
