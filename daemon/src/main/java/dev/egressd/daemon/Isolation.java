@@ -109,7 +109,7 @@ final class Isolation implements AutoCloseable {
    * The command line that creates the namespace and runs {@code command} in it behind a bridge from each port in
    * the namespace to a daemon socket.
    *
-   * @param forwards port inside the namespace to the listener name whose {@link #socket} it reaches
+   * @param forwards each port inside the namespace and the daemon {@link #socket} it reaches
    */
   List<String> commandLine(List<IsolationBridge.Forward> forwards, List<String> command) {
     List<String> line = new ArrayList<>(unshare);
@@ -138,11 +138,6 @@ final class Isolation implements AutoCloseable {
     } catch (IOException e) {
       // already gone
     }
-  }
-
-  /** The private directory holding the sockets. */
-  Path directory() {
-    return directory;
   }
 
   /** {@code uid:gid} of this process (the owner of its /proc entry), if the platform tells. */

@@ -2,39 +2,19 @@ package dev.egressd.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The command line in-process: exit codes and output of check and validate, and run's refusal to serve. */
 class CliTest {
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-  private PrintStream savedOut;
-  private PrintStream savedErr;
+  @RegisterExtension
+  final StandardStreams streams = new StandardStreams();
 
   @TempDir
   Path dir;
-
-  @BeforeEach
-  void capture() {
-    savedOut = System.out;
-    savedErr = System.err;
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-  }
-
-  @AfterEach
-  void restore() {
-    System.setOut(savedOut);
-    System.setErr(savedErr);
-  }
 
   private int run(String... args) {
     return Main.commandLine().execute(args);
@@ -47,11 +27,11 @@ class CliTest {
   }
 
   private String out() {
-    return out.toString(StandardCharsets.UTF_8);
+    return streams.out();
   }
 
   private String err() {
-    return err.toString(StandardCharsets.UTF_8);
+    return streams.err();
   }
 
   @Test

@@ -2,15 +2,11 @@ package dev.egressd.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code egressd env} in-process: which syntax it writes, and when it refuses. */
@@ -22,29 +18,13 @@ class EnvCommandTest {
       socks_url = "http://127.0.0.1:8081"
       """;
 
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  @RegisterExtension
+  final StandardStreams streams = new StandardStreams();
   private final InetSocketAddress http = new InetSocketAddress("127.0.0.1", 3128);
   private final InetSocketAddress socks = new InetSocketAddress("127.0.0.1", 8081);
-  private PrintStream savedOut;
-  private PrintStream savedErr;
 
   @TempDir
   Path dir;
-
-  @BeforeEach
-  void capture() {
-    savedOut = System.out;
-    savedErr = System.err;
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-  }
-
-  @AfterEach
-  void restore() {
-    System.setOut(savedOut);
-    System.setErr(savedErr);
-  }
 
   private int env(String config, String... args) throws Exception {
     Path file = Files.writeString(dir.resolve("egressd.toml"), config);
@@ -57,11 +37,11 @@ class EnvCommandTest {
   }
 
   private String out() {
-    return out.toString(StandardCharsets.UTF_8);
+    return streams.out();
   }
 
   private String err() {
-    return err.toString(StandardCharsets.UTF_8);
+    return streams.err();
   }
 
   @Test
@@ -79,7 +59,7 @@ class EnvCommandTest {
     assertThat(env(CONFIG, "--shell", "fish")).as(err()).isZero();
     assertThat(out()).isEqualTo(ShellSyntax.FISH.render(ClientEnvironment.variables(http, socks, null, false, null)))
         .startsWith("set -gx HTTP_PROXY 'http://127.0.0.1:3128'\n");
-    out.reset();
+    streams.resetOut();
 
     assertThat(env(CONFIG, "--shell", "powershell")).as(err()).isZero();
     assertThat(out()).isEqualTo(ShellSyntax.POWERSHELL.render(ClientEnvironment.variables(http, socks, null, false,
