@@ -17,6 +17,7 @@ import dev.egressd.proxy.admin.AdminEndpoints;
 import dev.egressd.proxy.admin.AdminListener;
 import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.mitm.CaException;
+import dev.egressd.proxy.mitm.TlsImplementation;
 import dev.egressd.proxy.socks5.Socks5Options;
 import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
 import java.io.IOException;
@@ -298,6 +299,9 @@ final class RunCommand implements Callable<Integer> {
       out.println("egressd: TLS interception on (" + (config.policy().mode().configName().equals("limited")
           ? "every tunnel" : "hosts in mitm_domains") + "); CA " + interception.location().certificate()
           + "; clients must trust it: " + interception.trust().pemBundle());
+      TlsImplementation tls = interception.tls();
+      out.println("egressd: intercepted TLS by " + (tls == TlsImplementation.OPENSSL ? "BoringSSL"
+          : "the JDK (BoringSSL not in use: " + tls.note() + ")"));
     }
     out.println(ClientEnvironment.exports(server.httpAddress(), socks, reference));
     if (interception != null) {

@@ -11,7 +11,6 @@ import io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
 import java.security.KeyPair;
 import java.security.NoSuchAlgorithmException;
@@ -64,7 +63,7 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
  * stall the others.
  *
  * <h2>TLS</h2>
- * Contexts use the JDK provider, TLS 1.3 and 1.2, present the chain leaf + CA, and offer only {@code http/1.1}
+ * Contexts use the given {@link TlsImplementation} (the JDK's unless told otherwise), TLS 1.3 and 1.2, present the chain leaf + CA, and offer only {@code http/1.1}
  * over ALPN (HTTP/2 inner requests are not policed yet, so {@code h2} is never negotiated).
  */
 public final class LeafMinter {
@@ -77,6 +76,7 @@ public final class LeafMinter {
       SelectorFailureBehavior.NO_ADVERTISE, SelectedListenerFailureBehavior.ACCEPT, ApplicationProtocolNames.HTTP_1_1);
 
   private final CertificateAuthority ca;
+  private final TlsImplementation tls;
   private final Clock clock;
   private final KeyPair leafKeys;
   private final X500Name issuer;
@@ -90,6 +90,15 @@ public final class LeafMinter {
    * @throws IllegalArgumentException when {@code cacheSize} is not positive
    */
   public LeafMinter(CertificateAuthority ca, Clock clock, int cacheSize) {
+    this(ca, clock, cacheSize, TlsImplementation.JDK);
+  }
+
+  /**
+   * A minter whose server contexts use {@code tls}; otherwise as {@link #LeafMinter(CertificateAuthority, Clock,
+   * int)}.
+   */
+  public LeafMinter(CertificateAuthority ca, Clock clock, int cacheSize, TlsImplementation tls) {
+    this.tls = requireNonNull(tls, "tls");
     this.ca = requireNonNull(ca, "ca");
     this.clock = requireNonNull(clock, "clock");
     if (cacheSize <= 0) {
@@ -150,7 +159,7 @@ public final class LeafMinter {
   SslContext contextFor(X509Certificate leaf) {
     try {
       return SslContextBuilder.forServer(new LeafKeyManager(leafKeys.getPrivate(), leaf, ca.certificate()))
-          .sslProvider(SslProvider.JDK)
+          .sslProvider(tls.provider())
           .protocols("TLSv1.3", "TLSv1.2")
           .applicationProtocolConfig(HTTP_1_1_ONLY)
           .build();

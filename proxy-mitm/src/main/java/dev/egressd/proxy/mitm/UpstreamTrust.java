@@ -3,7 +3,6 @@ package dev.egressd.proxy.mitm;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -26,19 +25,29 @@ public final class UpstreamTrust {
   private UpstreamTrust() {}
 
   /**
-   * A client TLS context for origins (TLS 1.3 and 1.2, ALPN {@code http/1.1}).
+   * A client TLS context for origins (TLS 1.3 and 1.2, ALPN {@code http/1.1}) on the JDK's TLS.
    *
    * @param extraRoots a PEM bundle of additional trusted roots, or null
    * @throws CaException when the bundle cannot be read or holds no certificate
    */
   public static SslContext clientContext(Path extraRoots) throws CaException {
+    return clientContext(extraRoots, TlsImplementation.JDK);
+  }
+
+  /**
+   * A client TLS context for origins built on {@code implementation}; otherwise as {@link #clientContext(Path)}.
+   *
+   * @param extraRoots a PEM bundle of additional trusted roots, or null
+   * @throws CaException when the bundle cannot be read or holds no certificate
+   */
+  public static SslContext clientContext(Path extraRoots, TlsImplementation implementation) throws CaException {
     List<X509Certificate> roots = new ArrayList<>(systemRoots());
     if (extraRoots != null) {
       roots.addAll(readBundle(extraRoots));
     }
     try {
       return SslContextBuilder.forClient()
-          .sslProvider(SslProvider.JDK)
+          .sslProvider(implementation.provider())
           .protocols("TLSv1.3", "TLSv1.2")
           .trustManager(roots.toArray(new X509Certificate[0]))
           .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,

@@ -30,10 +30,19 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** A JDK client that trusts only the egressd CA, with HTTPS hostname verification, against a Netty TLS server. */
+/**
+ * A JDK client that trusts only the egressd CA, with HTTPS hostname verification, against a Netty TLS server on each
+ * {@link TlsImplementation}.
+ */
 @Timeout(30)
+@ParameterizedClass
+@EnumSource(TlsImplementation.class)
 class LeafTlsHandshakeTest {
+  @Parameter TlsImplementation tls;
   @TempDir Path dir;
   private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
   private LeafMinter minter;
@@ -44,7 +53,7 @@ class LeafTlsHandshakeTest {
   void setUp() throws Exception {
     CertificateAuthority ca =
         CertificateAuthority.loadOrCreate(dir.resolve("ca.pem"), dir.resolve("ca.key"), Clock.systemUTC());
-    minter = new LeafMinter(ca, Clock.systemUTC(), 8);
+    minter = new LeafMinter(ca, Clock.systemUTC(), 8, tls);
     client = trustingOnly(ca);
   }
 

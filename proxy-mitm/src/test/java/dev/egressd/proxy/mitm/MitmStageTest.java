@@ -56,10 +56,19 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** The interception stage on real loopback sockets, with an HTTPS origin that has its own CA. */
+/**
+ * The interception stage on real loopback sockets, with an HTTPS origin that has its own CA, on each
+ * {@link TlsImplementation} (both the client-facing and the origin-facing TLS).
+ */
 @Timeout(30)
+@ParameterizedClass
+@EnumSource(TlsImplementation.class)
 class MitmStageTest {
+  @Parameter TlsImplementation tls;
   @TempDir
   Path dir;
 
@@ -117,7 +126,7 @@ class MitmStageTest {
     PolicyEngine engine = new PolicyEngine(policy, true);
     proxy = ProxyServer.start(ProxyOptions.builder().httpListen(new InetSocketAddress("127.0.0.1", 0)).build(),
         () -> engine, resolver, audit, List.of(), MitmStage.factory(
-            new LeafMinter(egressdCa, Clock.systemUTC(), 16), UpstreamTrust.clientContext(upstreamBundle),
+            new LeafMinter(egressdCa, Clock.systemUTC(), 16, tls), UpstreamTrust.clientContext(upstreamBundle, tls),
             MitmOptions.DEFAULTS));
   }
 
@@ -255,7 +264,7 @@ class MitmStageTest {
   @Test
   void unreadableUpstreamBundleIsAClearError() {
     Path missing = dir.resolve("nope.pem");
-    assertThatThrownBy(() -> UpstreamTrust.clientContext(missing)).isInstanceOf(CaException.class)
+    assertThatThrownBy(() -> UpstreamTrust.clientContext(missing, tls)).isInstanceOf(CaException.class)
         .hasMessageContaining("nope.pem");
   }
 
