@@ -3,6 +3,7 @@ package dev.egressd.benchmarks;
 import dev.egressd.policy.HostName;
 import dev.egressd.proxy.mitm.CertificateAuthority;
 import dev.egressd.proxy.mitm.LeafMinter;
+import dev.egressd.proxy.mitm.TlsImplementation;
 import io.netty.handler.ssl.SslContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +40,10 @@ public class LeafMintingBenchmark {
   @Param({"hitShared", "missShared", "fresh"})
   public String mode;
 
+  /** The TLS implementation of the server contexts. */
+  @Param({"OPENSSL", "JDK"})
+  public TlsImplementation tls;
+
   private CertificateAuthority ca;
   private LeafMinter minter;
   private long counter;
@@ -49,7 +54,7 @@ public class LeafMintingBenchmark {
   public void setUp() throws Exception {
     Path dir = Files.createTempDirectory("egressd-bench");
     ca = CertificateAuthority.loadOrCreate(dir.resolve("ca.pem"), dir.resolve("ca.key"), Clock.systemUTC());
-    minter = new LeafMinter(ca, Clock.systemUTC(), 1_000_000);
+    minter = new LeafMinter(ca, Clock.systemUTC(), 1_000_000, tls);
     minter.serverContext(repeated);
   }
 
@@ -59,7 +64,7 @@ public class LeafMintingBenchmark {
     return switch (mode) {
       case "hitShared" -> minter.serverContext(repeated);
       case "missShared" -> minter.serverContext(HostName.parse("h" + counter++ + ".example.com"));
-      default -> new LeafMinter(ca, Clock.systemUTC(), 1).serverContext(repeated); // new key pair each time
+      default -> new LeafMinter(ca, Clock.systemUTC(), 1, tls).serverContext(repeated); // new key pair each time
     };
   }
 }

@@ -12,7 +12,9 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import java.security.GeneralSecurityException;
 import java.security.KeyPair;
+import java.security.KeyStore;
 import java.security.NoSuchAlgorithmException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
@@ -21,6 +23,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManagerFactory;
 import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.DEROctetString;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -79,6 +82,7 @@ public final class LeafMinter {
   private final TlsImplementation tls;
   private final Clock clock;
   private final KeyPair leafKeys;
+  private final TrustManagerFactory clientCertificateTrust;
   private final X500Name issuer;
   private final AuthorityKeyIdentifier authorityKeyId;
   private final Object lock = new Object();
@@ -105,6 +109,7 @@ public final class LeafMinter {
       throw new IllegalArgumentException("cacheSize: " + cacheSize + " (expected: > 0)");
     }
     this.leafKeys = Certificates.newEcKeyPair();
+    this.clientCertificateTrust = trustingOnly(ca.certificate());
     this.issuer = X500Name.getInstance(ca.certificate().getSubjectX500Principal().getEncoded());
     this.authorityKeyId = authorityKeyId(ca.certificate());
     this.cache = new LinkedHashMap<>(16, 0.75f, true) {
@@ -162,9 +167,28 @@ public final class LeafMinter {
           .sslProvider(tls.provider())
           .protocols("TLSv1.3", "TLSv1.2")
           .applicationProtocolConfig(HTTP_1_1_ONLY)
+          .trustManager(clientCertificateTrust)
           .build();
     } catch (SSLException e) {
       throw new IllegalStateException("cannot build a TLS server context for " + leaf.getSubjectX500Principal(), e);
+    }
+  }
+
+  /**
+   * Clients are never asked for a certificate, but without a trust manager Netty's BoringSSL server context loads
+   * the JDK's whole {@code cacerts} for every new context (12 ms per new host instead of 0.2). One that trusts only
+   * the CA, built once, is never consulted.
+   */
+  private static TrustManagerFactory trustingOnly(X509Certificate certificate) {
+    try {
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      store.load(null, null);
+      store.setCertificateEntry("ca", certificate);
+      TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      factory.init(store);
+      return factory;
+    } catch (GeneralSecurityException | IOException e) {
+      throw new IllegalStateException("cannot build the client certificate trust", e);
     }
   }
 
