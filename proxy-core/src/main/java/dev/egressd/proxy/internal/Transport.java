@@ -53,7 +53,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         ? new DomainSocketAddress(address.getPath().toString()) : address;
   }
 
-  /** A new event loop group; 0 threads means Netty's default (2 x cores). */
+  /** A new event loop group; 0 threads means Netty's default ({@code io.netty.eventLoopThreads}, else 2 x cores). */
   public EventLoopGroup newGroup(int threads) {
     return new MultiThreadIoEventLoopGroup(threads, ioHandlerFactory);
   }
