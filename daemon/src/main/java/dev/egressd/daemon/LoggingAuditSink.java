@@ -19,12 +19,13 @@ import org.slf4j.LoggerFactory;
  * method and reason only: never a path, query, header value or credential.
  *
  * <p>The calling event loop only checks the logger's level and offers the immutable event to a bounded queue; one
- * worker thread formats and logs the lines, in order. When the queue is full the event is dropped and counted
- * rather than waited for, and a warning gives the count at most once a minute. {@link #close} writes what is queued.
+ * worker thread formats and logs the lines, in order, and flushes them once per batch ({@link StderrAppender}). When
+ * the queue is full the event is dropped and counted rather than waited for, and a warning gives the count at most
+ * once a minute. {@link #close} writes what is queued.
  */
 final class LoggingAuditSink implements AuditSink, AutoCloseable {
   static final int DEFAULT_CAPACITY = 8192;
-  private static final Logger log = LoggerFactory.getLogger("egressd.audit");
+  private static final Logger log = LoggerFactory.getLogger(StderrAppender.AUDIT_LOGGER);
   private static final Logger warnings = LoggerFactory.getLogger(LoggingAuditSink.class);
   private static final int DRAIN_BATCH = 256;
   private static final long DROP_WARNING_INTERVAL = TimeUnit.MINUTES.toNanos(1);
@@ -84,6 +85,7 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
         }
         batch.forEach(LoggingAuditSink::write);
         batch.clear();
+        StderrAppender.flushAuditLines();
         if (!closing) {
           LockSupport.parkNanos(LINGER);
         }

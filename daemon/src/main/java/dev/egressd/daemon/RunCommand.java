@@ -188,9 +188,20 @@ final class RunCommand implements Callable<Integer> {
       resolver.close();
       hostAddresses.close();
       telemetry.close();
+      stopLogging();
     };
     return command.isEmpty() ? serveUntilSignalled(stop)
         : runChild(server, stop, config, interception, isolation, env);
+  }
+
+  /**
+   * Writes what logback still holds (the async appender's queue, buffered audit lines) before the JVM exits; its
+   * threads are daemons, so without this the last lines of a shutdown, "stopping" among them, could be lost.
+   */
+  private static void stopLogging() {
+    if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
+      context.stop();
+    }
   }
 
   /** SIGHUP and, when the policy came from a file, a watch on that file, reload the policy. */
