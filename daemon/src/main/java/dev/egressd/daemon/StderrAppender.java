@@ -5,7 +5,6 @@ import ch.qos.logback.core.OutputStreamAppender;
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 
@@ -18,18 +17,13 @@ import java.io.OutputStream;
  */
 public final class StderrAppender extends OutputStreamAppender<ILoggingEvent> {
   static final String AUDIT_LOGGER = "egressd.audit";
-  private static final OutputStream STDERR = new FilterOutputStream(
-      new BufferedOutputStream(new FileOutputStream(FileDescriptor.err), 1 << 16)) {
-    @Override
-    public void write(byte[] bytes, int offset, int length) throws IOException {
-      out.write(bytes, offset, length); // FilterOutputStream would write byte by byte
-    }
-
-    @Override
-    public void close() throws IOException {
-      flush(); // the appender closes its stream when stopped; file descriptor 2 must stay open
-    }
-  };
+  private static final OutputStream STDERR =
+      new BufferedOutputStream(new FileOutputStream(FileDescriptor.err), 1 << 16) {
+        @Override
+        public void close() throws IOException {
+          flush(); // the appender closes its stream when stopped; file descriptor 2 must stay open
+        }
+      };
 
   @Override
   public void start() {

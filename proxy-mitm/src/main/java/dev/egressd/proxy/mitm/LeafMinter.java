@@ -66,8 +66,9 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
  * stall the others.
  *
  * <h2>TLS</h2>
- * Contexts use the given {@link TlsImplementation} (the JDK's unless told otherwise), TLS 1.3 and 1.2, present the chain leaf + CA, and offer only {@code http/1.1}
- * over ALPN (HTTP/2 inner requests are not policed yet, so {@code h2} is never negotiated).
+ * Contexts use the given {@link TlsImplementation} (the JDK's unless told otherwise), TLS 1.3 and 1.2, present the
+ * chain leaf + CA, and offer only {@code http/1.1} over ALPN (HTTP/2 inner requests are not policed yet, so {@code
+ * h2} is never negotiated).
  */
 public final class LeafMinter {
   private static final Duration BACKDATE = Duration.ofHours(1);

@@ -25,17 +25,7 @@ public final class UpstreamTrust {
   private UpstreamTrust() {}
 
   /**
-   * A client TLS context for origins (TLS 1.3 and 1.2, ALPN {@code http/1.1}) on the JDK's TLS.
-   *
-   * @param extraRoots a PEM bundle of additional trusted roots, or null
-   * @throws CaException when the bundle cannot be read or holds no certificate
-   */
-  public static SslContext clientContext(Path extraRoots) throws CaException {
-    return clientContext(extraRoots, TlsImplementation.JDK);
-  }
-
-  /**
-   * A client TLS context for origins built on {@code implementation}; otherwise as {@link #clientContext(Path)}.
+   * A client TLS context for origins (TLS 1.3 and 1.2, ALPN {@code http/1.1}) built on {@code implementation}.
    *
    * @param extraRoots a PEM bundle of additional trusted roots, or null
    * @throws CaException when the bundle cannot be read or holds no certificate
