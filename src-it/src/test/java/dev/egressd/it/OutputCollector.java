@@ -1,10 +1,11 @@
 package dev.egressd.it;
 
-import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,34 +13,90 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
-/** Drains one output stream of a child process line by line, so tests can wait for a line and read them all. */
+/**
+ * Collects one output stream of a child process line by line, so tests can wait for a line and read them all.
+ *
+ * <p>The child writes to a file that this collector tails, not to a pipe: when a child exits, the JDK's process
+ * reaper takes the pipe over and closes it under a reader still blocked in it ("Stream closed"), and the child's
+ * last lines, often the ones a shutdown test asserts on, were lost.
+ */
 final class OutputCollector {
+  private static final long POLL_MILLIS = 10;
   private final List<String> lines = new ArrayList<>();
   private final Thread pump;
   private boolean ended;
 
-  OutputCollector(InputStream in, String name) {
-    pump = new Thread(() -> drain(in), name);
+  private OutputCollector(Path file, ProcessHandle process, String name) {
+    pump = new Thread(() -> tail(file, process), name);
     pump.setDaemon(true);
     pump.start();
   }
 
-  private void drain(InputStream in) {
-    try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = reader.readLine()) != null) {
-        synchronized (this) {
-          lines.add(line);
-          notifyAll();
+  /** Points the builder's standard output ({@code error} false) or standard error at a fresh file, before start. */
+  static Path redirect(ProcessBuilder builder, boolean error) throws IOException {
+    Path file = Files.createTempFile(error ? "egressd-it-stderr" : "egressd-it-stdout", ".log");
+    if (error) {
+      builder.redirectError(file.toFile());
+    } else {
+      builder.redirectOutput(file.toFile());
+    }
+    return file;
+  }
+
+  /** Collects what {@code process} writes to {@code file} (from {@link #redirect}); deletes the file at the end. */
+  static OutputCollector tail(Path file, Process process, String name) {
+    return new OutputCollector(file, process.toHandle(), name);
+  }
+
+  private void tail(Path file, ProcessHandle process) {
+    ByteArrayOutputStream line = new ByteArrayOutputStream();
+    byte[] chunk = new byte[8192];
+    try (InputStream in = Files.newInputStream(file)) {
+      boolean exited = false;
+      while (true) {
+        int n = in.read(chunk);
+        if (n > 0) {
+          for (int i = 0; i < n; i++) {
+            if (chunk[i] == '\n') {
+              add(line);
+            } else {
+              line.write(chunk[i]);
+            }
+          }
+        } else if (exited) {
+          break; // the end of the file after the exit: nothing more can come
+        } else if (!process.isAlive()) {
+          exited = true; // one more pass reads what was written just before the exit
+        } else {
+          Thread.sleep(POLL_MILLIS);
         }
       }
+      if (line.size() > 0) {
+        add(line);
+      }
     } catch (IOException e) {
-      // The process went away; what was read so far stays available.
+      // the file went away; what was read so far stays available
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     } finally {
       synchronized (this) {
         ended = true;
         notifyAll();
       }
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException e) {
+        // a temporary file; the system cleans it up eventually
+      }
+    }
+  }
+
+  private void add(ByteArrayOutputStream line) {
+    String text = line.toString(StandardCharsets.UTF_8);
+    line.reset();
+    synchronized (this) {
+      lines.add(text.endsWith("\r") ? text.substring(0, text.length() - 1) : text);
+      notifyAll();
     }
   }
 
@@ -85,7 +142,7 @@ final class OutputCollector {
     }
   }
 
-  /** Waits until the stream has been read to its end. */
+  /** Waits until the file has been read to its end after the process exited. */
   void awaitEnd(Duration timeout) throws InterruptedException {
     pump.join(timeout.toMillis());
   }

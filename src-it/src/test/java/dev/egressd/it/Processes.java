@@ -35,15 +35,19 @@ final class Processes {
       builder.directory(directory.toFile());
     }
     Process process;
+    Path stdoutFile;
+    Path stderrFile;
     try {
+      stdoutFile = OutputCollector.redirect(builder, false);
+      stderrFile = OutputCollector.redirect(builder, true);
       process = builder.start();
     } catch (IOException e) {
       throw new IllegalStateException("cannot start " + command, e);
     }
     try {
       process.getOutputStream().close();
-      OutputCollector out = new OutputCollector(process.getInputStream(), "stdout of " + command.get(0));
-      OutputCollector err = new OutputCollector(process.getErrorStream(), "stderr of " + command.get(0));
+      OutputCollector out = OutputCollector.tail(stdoutFile, process, "stdout of " + command.get(0));
+      OutputCollector err = OutputCollector.tail(stderrFile, process, "stderr of " + command.get(0));
       if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         destroy(process);
         return fail("timed out after %s: %s\n--- stdout ---\n%s--- stderr ---\n%s", timeout, command, out.text(),

@@ -56,8 +56,7 @@ class ShutdownIT {
   @Test
   void everyAuditLineIsWrittenBeforeTheDaemonExits(@TempDir Path dir) throws Exception {
     // Audit lines are flushed per batch, not per line (StderrAppender), and logback is stopped last: the final batch
-    // and the "stopping" line must reach stderr. stderr goes to a file here, because when a child exits the JDK
-    // closes its pipes under the thread reading them, and the last lines of a pipe can be lost on the test's side.
+    // and the "stopping" line must reach stderr. The file is read only after the exit, so nothing is missed.
     Path config = Files.writeString(dir.resolve("egressd.toml"), CONFIG);
     Path stderr = dir.resolve("stderr.log");
     ProcessBuilder builder = new ProcessBuilder(Egressd.command(List.of("run", "--config", config.toString(),
@@ -66,11 +65,12 @@ class ShutdownIT {
     builder.environment().put("CODEX_HOME", dir.toString());
     builder.environment().put("EGRESSD_HOME", dir.resolve("home").toString());
     builder.redirectError(stderr.toFile());
+    Path stdoutFile = OutputCollector.redirect(builder, false);
     Process process = builder.start();
     int requests = 300;
     try {
       process.getOutputStream().close();
-      OutputCollector stdout = new OutputCollector(process.getInputStream(), "egressd stdout");
+      OutputCollector stdout = OutputCollector.tail(stdoutFile, process, "egressd stdout");
       String exports = stdout.await(0, line -> line.contains("export HTTP_PROXY="), Duration.ofSeconds(30))
           .orElse("");
       assertThat(exports).as("the export line; stderr:\n%s", Files.readString(stderr)).isNotEmpty();
