@@ -369,6 +369,7 @@ public final class ProxyServer implements AutoCloseable {
       }
     }
     connections.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+    connector.closeAll().awaitUninterruptibly(1, TimeUnit.SECONDS);
     bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
   }

@@ -15,8 +15,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -159,37 +162,82 @@ class UpstreamFaultsTest {
       }
     });
     origin.start();
-    AtomicLong written = new AtomicLong();
     try (Socket socket = tunnel()) {
-      Thread uploader = new Thread(() -> {
-        byte[] chunk = new byte[64 * 1024];
-        try {
-          OutputStream out = socket.getOutputStream();
-          for (int i = 0; i < 16 * 64; i++) { // up to 64 MiB
-            out.write(chunk);
-            written.addAndGet(chunk.length);
-          }
-        } catch (IOException e) {
-          // the socket is closed at the end of the test
-        }
-      });
-      uploader.setDaemon(true);
-      uploader.start();
+      long accepted = uploadUntilStalled(socket);
 
-      long previous = -1;
-      long now = written.get();
-      while (now != previous) { // wait until the upload stalls
-        previous = now;
-        TimeUnit.MILLISECONDS.sleep(500);
-        now = written.get();
-      }
-
-      assertThat(now).as("bytes accepted from the uploader before it stalled: socket buffers plus at most one"
+      assertThat(accepted).as("bytes accepted from the uploader before it stalled: socket buffers plus at most one"
           + " read in flight, not the whole upload").isLessThan(32L * 1024 * 1024);
       assertThat(healthyGet()).as("others are served while the tunnel is stalled").startsWith("HTTP/1.1 200");
     } finally {
       release.countDown();
       origin.join(10_000);
     }
+  }
+
+  @Test
+  void closeAllEndsATunnelWhoseOriginStoppedReading() throws Exception {
+    // The relay closes an upstream only after flushing to it, which never happens here, and the event loops' teardown
+    // may not close it either; ProxyServer.close calls closeAll so the connection and its queued bytes are released.
+    CompletableFuture<Socket> accepted = new CompletableFuture<>();
+    Thread origin = new Thread(() -> {
+      try {
+        Socket s = faulty.accept();
+        s.setReceiveBufferSize(64 * 1024);
+        accepted.complete(s);
+      } catch (IOException e) {
+        accepted.completeExceptionally(e);
+      }
+    });
+    origin.start();
+    try (Socket socket = tunnel(); Socket upstream = accepted.get(10, TimeUnit.SECONDS)) {
+      uploadUntilStalled(socket);
+
+      assertThat(proxy.connector().closeAll().await(5, TimeUnit.SECONDS)).isTrue();
+
+      upstream.setSoTimeout(10_000);
+      assertThat(readUntilClosed(upstream.getInputStream())).as("the origin's connection ended").isTrue();
+    }
+  }
+
+  /** Reads and discards until the peer closes (FIN or reset); false if it did not within the read timeout. */
+  private static boolean readUntilClosed(InputStream in) throws IOException {
+    byte[] buffer = new byte[64 * 1024];
+    try {
+      while (in.read(buffer) >= 0) {
+        // discard what was queued before the close
+      }
+      return true;
+    } catch (SocketTimeoutException e) {
+      return false;
+    } catch (SocketException e) {
+      return true; // reset
+    }
+  }
+
+  /** Uploads up to 64 MiB from a daemon thread until the writes stop progressing; returns the bytes written. */
+  private static long uploadUntilStalled(Socket socket) throws InterruptedException {
+    AtomicLong written = new AtomicLong();
+    Thread uploader = new Thread(() -> {
+      byte[] chunk = new byte[64 * 1024];
+      try {
+        OutputStream out = socket.getOutputStream();
+        for (int i = 0; i < 16 * 64; i++) {
+          out.write(chunk);
+          written.addAndGet(chunk.length);
+        }
+      } catch (IOException e) {
+        // the socket is closed at the end of the test
+      }
+    });
+    uploader.setDaemon(true);
+    uploader.start();
+    long previous = -1;
+    long now = written.get();
+    while (now != previous) {
+      previous = now;
+      TimeUnit.MILLISECONDS.sleep(500);
+      now = written.get();
+    }
+    return now;
   }
 }

@@ -18,9 +18,13 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.Promise;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -52,6 +56,7 @@ public final class UpstreamConnector {
   private final Clock clock;
   private final LoopGuard loopGuard;
   private final ProxyMetrics metrics;
+  private final ChannelGroup upstreams = new DefaultChannelGroup("egressd-upstreams", GlobalEventExecutor.INSTANCE);
 
   /**
    * Creates a connector.
@@ -177,6 +182,16 @@ public final class UpstreamConnector {
     return UpstreamFailure.UNREACHABLE;
   }
 
+  /**
+   * Closes every upstream channel still open, connecting ones included, for shutdown. A tunnel whose origin stopped
+   * reading never finishes the flush its relay waits for before closing, and the event loops' own teardown does not
+   * reliably close what is left: with a zero quiet period, Netty 4.2 can end a loop without closing its channels,
+   * and the bytes queued on them are then never released.
+   */
+  public ChannelGroupFuture closeAll() {
+    return upstreams.close();
+  }
+
   /** Records that an allowed request failed upstream. */
   public void recordFailure(AccessRequest request, UpstreamFailure failure) {
     audit.record(new AuditEvent.UpstreamFailure(clock.instant(), request, failure.code()));
@@ -191,6 +206,7 @@ public final class UpstreamConnector {
     InetSocketAddress address = new InetSocketAddress(
         target.addresses().get(index).toInetAddress(), target.request().destination().port());
     ChannelFuture connect = bootstrap.connect(address);
+    upstreams.add(connect.channel()); // leaves the group when it closes
     connect.addListener(f -> {
       if (f.isSuccess()) {
         if (!result.trySuccess(connect.channel())) {
