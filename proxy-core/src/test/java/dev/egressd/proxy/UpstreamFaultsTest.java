@@ -2,6 +2,7 @@ package dev.egressd.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.egressd.audit.AuditEvent;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.proxy.testing.FakeResolver;
 import dev.egressd.proxy.testing.RecordingAuditSink;
@@ -19,10 +20,12 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -148,6 +151,101 @@ class UpstreamFaultsTest {
 
     assertThat(received).isEqualTo(payload);
     assertThat(healthyGet()).startsWith("HTTP/1.1 200");
+  }
+
+  @Test
+  void clientThatHalfClosesATunnelStillReceivesTheAnswer() throws Exception {
+    byte[] request = new byte[100_000];
+    Arrays.fill(request, (byte) 'q');
+    byte[] bulk = new byte[4 * 1024 * 1024]; // more than the socket buffers: the answer must wait on the client
+    Thread origin = new Thread(() -> {
+      try (Socket s = faulty.accept()) {
+        // Answers only once the client's FIN has come through the proxy, like a request-to-EOF protocol.
+        int length = s.getInputStream().readAllBytes().length;
+        s.getOutputStream().write(("read " + length + "\n").getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().write(bulk);
+      } catch (IOException e) {
+        // the assertions below tell
+      }
+    });
+    origin.start();
+
+    byte[] answer;
+    try (Socket socket = tunnel()) {
+      socket.getOutputStream().write(request);
+      socket.shutdownOutput();
+      answer = socket.getInputStream().readAllBytes();
+    }
+    origin.join(10_000);
+
+    String head = "read 100000\n";
+    assertThat(new String(answer, 0, Math.min(answer.length, head.length()), StandardCharsets.US_ASCII))
+        .isEqualTo(head);
+    assertThat(answer).as("the whole answer").hasSize(head.length() + bulk.length);
+    assertThat(eventuallyClosedTunnel()).satisfies(closed -> {
+      assertThat(closed.bytesUp()).isEqualTo(100_000);
+      assertThat(closed.bytesDown()).isEqualTo(head.length() + bulk.length);
+    });
+    assertThat(eventuallyNoOpenConnections()).as("both tunnel channels closed once done both ways").isTrue();
+    assertThat(healthyGet()).startsWith("HTTP/1.1 200");
+  }
+
+  @Test
+  void tunnelLeftHalfOpenIsClosedByTheIdleTimeout() throws Exception {
+    proxy.close();
+    PolicyEngine engine = TestPolicies.standard();
+    proxy = ProxyServer.start(ProxyOptions.builder().httpListen(new InetSocketAddress("127.0.0.1", 0))
+        .idleTimeout(Duration.ofMillis(700)).build(), () -> engine, resolver, audit);
+    CountDownLatch testDone = new CountDownLatch(1);
+    AtomicReference<String> originRead = new AtomicReference<>();
+    Thread origin = new Thread(() -> {
+      try (Socket s = faulty.accept()) {
+        originRead.set(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
+        testDone.await(); // got the FIN, never answers and never closes
+      } catch (IOException | InterruptedException e) {
+        // the assertions below tell
+      }
+    });
+    origin.start();
+
+    byte[] received;
+    long start = System.nanoTime();
+    try (Socket socket = tunnel()) {
+      socket.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+      socket.shutdownOutput();
+      received = socket.getInputStream().readAllBytes(); // 10 s read timeout: fails if the proxy never closes
+    } finally {
+      testDone.countDown();
+    }
+    Duration open = Duration.ofNanos(System.nanoTime() - start);
+    origin.join(10_000);
+
+    assertThat(originRead.get()).as("the origin got the bytes, then the FIN").isEqualTo("hello");
+    assertThat(received).isEmpty();
+    assertThat(open).as("closed by the 700 ms idle timeout").isLessThan(Duration.ofSeconds(8));
+    assertThat(eventuallyClosedTunnel().bytesUp()).isEqualTo(5);
+    assertThat(eventuallyNoOpenConnections()).isTrue();
+  }
+
+  private AuditEvent.TunnelClosed eventuallyClosedTunnel() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline) {
+      for (AuditEvent event : audit.events()) {
+        if (event instanceof AuditEvent.TunnelClosed closed) {
+          return closed;
+        }
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("no tunnel_closed event within 10 s: " + audit.events());
+  }
+
+  private boolean eventuallyNoOpenConnections() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (proxy.openConnections() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    return proxy.openConnections() == 0;
   }
 
   @Test

@@ -6,6 +6,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.Objects;
@@ -15,7 +17,11 @@ import java.util.Objects;
  * previous write completed (auto-read is off on both sides), so a slow reader stalls the fast writer instead of
  * filling memory. Both channels run on one event loop, so no synchronisation is needed.
  *
- * <p>When either side closes, the other is closed after pending writes flush. One instance per direction.
+ * <p>A half-close passes through: when this channel's input ends (its remote sent FIN), the peer's output is shut
+ * down once everything relayed so far has been flushed, so a client may finish sending and still receive the whole
+ * answer. A channel closes when both its directions are done, and the idle timeout still bounds a tunnel that stays
+ * half open. When either side closes or resets, the other is closed after pending writes flush. One instance per
+ * direction; {@link Tunnel#start} turns half-closure on for both channels.
  */
 public final class RelayHandler extends ChannelInboundHandlerAdapter {
   /** Receives the byte count of this direction when the relay ends. */
@@ -75,6 +81,8 @@ public final class RelayHandler extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent) {
       ctx.close();
+    } else if (evt == ChannelInputShutdownEvent.INSTANCE) {
+      inputEnded(ctx.channel());
     } else {
       ctx.fireUserEventTriggered(evt);
     }
@@ -84,6 +92,34 @@ public final class RelayHandler extends ChannelInboundHandlerAdapter {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     // Resets and broken pipes end tunnels all the time; closing both sides is the whole response.
     ctx.close();
+  }
+
+  /**
+   * This side will send nothing more: pass the FIN on once the peer has flushed what was relayed (nothing else writes
+   * to it, so its outbound buffer is empty when the output is shut), and close whichever channel is then done both
+   * ways.
+   */
+  private void inputEnded(Channel self) {
+    if (!(peer instanceof DuplexChannel duplexPeer) || !(self instanceof DuplexChannel duplexSelf)) {
+      self.close(); // no half-close on this transport: end the tunnel as before
+      return;
+    }
+    if (peer.isActive()) {
+      peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) flushed -> {
+        if (!flushed.isSuccess()) {
+          peer.close();
+          return;
+        }
+        duplexPeer.shutdownOutput().addListener((ChannelFutureListener) shut -> {
+          if (!shut.isSuccess() || duplexPeer.isInputShutdown()) {
+            peer.close();
+          }
+        });
+      });
+    }
+    if (duplexSelf.isOutputShutdown() || !peer.isActive()) {
+      self.close();
+    }
   }
 
   /** Closes {@code channel} once everything written so far has been flushed. */

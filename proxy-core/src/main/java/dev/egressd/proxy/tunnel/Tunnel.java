@@ -6,6 +6,7 @@ import dev.egressd.policy.AccessRequest;
 import dev.egressd.proxy.PipelineNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -47,6 +48,9 @@ public final class Tunnel {
     }
     upstream.flush();
     long earlyBytes = early;
+    // From here a FIN ends one direction only (RelayHandler); before, it ended the front end's exchange.
+    client.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    upstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     client.pipeline().addLast(PipelineNames.RELAY, new RelayHandler(upstream, n -> tunnel.upDone(earlyBytes + n)));
     upstream.pipeline().addLast(PipelineNames.RELAY, new RelayHandler(client, tunnel::downDone));
   }

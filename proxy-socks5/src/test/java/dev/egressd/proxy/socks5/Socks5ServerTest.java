@@ -102,6 +102,28 @@ class Socks5ServerTest {
   }
 
   @Test
+  void aClientThatHalfClosesStillReceivesTheAnswer() throws Exception {
+    try (ServerSocket origin = new ServerSocket(0, 1, LOOPBACK); Socket socket = open()) {
+      Thread server = new Thread(() -> {
+        try (Socket s = origin.accept()) {
+          // Answers only after the client's FIN came through, as `nc -N` users expect.
+          int length = s.getInputStream().readAllBytes().length;
+          s.getOutputStream().write(("read " + length).getBytes(StandardCharsets.US_ASCII));
+        } catch (IOException ignored) {
+          // the assertion below tells
+        }
+      });
+      server.start();
+      assertThat(command(socket, 1, "allowed.test", origin.getLocalPort())[1]).isZero();
+      socket.getOutputStream().write(new byte[70_000]);
+      socket.shutdownOutput();
+      assertThat(new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+          .isEqualTo("read 70000");
+      server.join(5000);
+    }
+  }
+
+  @Test
   void closedPortRepliesConnectionRefused() throws Exception {
     int closed;
     try (ServerSocket s = new ServerSocket(0, 1, LOOPBACK)) {
