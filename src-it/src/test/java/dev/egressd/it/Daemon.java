@@ -125,12 +125,10 @@ final class Daemon implements BeforeAllCallback, AfterAllCallback, BeforeEachCal
     builder.environment().putAll(environment);
     egressdHome = Path.of(builder.environment().get("EGRESSD_HOME"));
     socksPort = 0;
-    Path stdoutFile = OutputCollector.redirect(builder, false);
-    Path stderrFile = OutputCollector.redirect(builder, true);
-    process = builder.start();
-    process.getOutputStream().close();
-    stdout = OutputCollector.tail(stdoutFile, process, "egressd stdout");
-    stderr = OutputCollector.tail(stderrFile, process, "egressd stderr");
+    ChildProcess child = ChildProcess.start(builder, "egressd");
+    process = child.process();
+    stdout = child.stdout();
+    stderr = child.stderr();
     Optional<String> listening = stdout.await(0, line -> LISTENING.matcher(line).find(), STARTUP);
     if (listening.isEmpty()) {
       String why = process.isAlive() ? "no listening line within " + STARTUP : "exited with " + process.waitFor();

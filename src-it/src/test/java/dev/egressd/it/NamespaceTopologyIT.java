@@ -302,12 +302,10 @@ class NamespaceTopologyIT {
     ProcessBuilder builder = new ProcessBuilder(inNamespace(ORIGIN, List.of(executable("python3"), "-u", "-m",
         "http.server", String.valueOf(ORIGIN_PORT), "--bind", "0.0.0.0", "--directory", www.toString())));
     Processes.clean(builder.environment());
-    Path stdoutFile = OutputCollector.redirect(builder, false);
-    Path stderrFile = OutputCollector.redirect(builder, true);
-    origin = builder.start();
-    origin.getOutputStream().close();
-    originOut = OutputCollector.tail(stdoutFile, origin, "origin stdout");
-    originErr = OutputCollector.tail(stderrFile, origin, "origin stderr");
+    ChildProcess child = ChildProcess.start(builder, "origin");
+    origin = child.process();
+    originOut = child.stdout();
+    originErr = child.stderr();
     awaitLine(originOut, "Serving HTTP on 0.0.0.0 port " + ORIGIN_PORT, "the origin", originErr);
   }
 
@@ -317,12 +315,10 @@ class NamespaceTopologyIT {
         PROXY_ADDRESS + ":" + SOCKS_PORT))));
     Processes.clean(builder.environment());
     builder.environment().putAll(egressdEnvironment("daemon"));
-    Path stdoutFile = OutputCollector.redirect(builder, false);
-    Path stderrFile = OutputCollector.redirect(builder, true);
-    egressd = builder.start();
-    egressd.getOutputStream().close();
-    egressdOut = OutputCollector.tail(stdoutFile, egressd, "egressd stdout");
-    egressdErr = OutputCollector.tail(stderrFile, egressd, "egressd stderr");
+    ChildProcess child = ChildProcess.start(builder, "egressd");
+    egressd = child.process();
+    egressdOut = child.stdout();
+    egressdErr = child.stderr();
     awaitLine(egressdOut, "egressd: HTTP proxy listening on " + PROXY_ADDRESS + ":" + HTTP_PORT + " ", "egressd",
         egressdErr);
     awaitLine(egressdOut, "egressd: SOCKS5 proxy listening on " + PROXY_ADDRESS + ":" + SOCKS_PORT + " ", "egressd",

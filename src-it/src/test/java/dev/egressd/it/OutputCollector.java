@@ -16,9 +16,9 @@ import java.util.function.Predicate;
 /**
  * Collects one output stream of a child process line by line, so tests can wait for a line and read them all.
  *
- * <p>The child writes to a file that this collector tails, not to a pipe: when a child exits, the JDK's process
- * reaper takes the pipe over and closes it under a reader still blocked in it ("Stream closed"), and the child's
- * last lines, often the ones a shutdown test asserts on, were lost.
+ * <p>The child writes to a file that this collector tails, not to a pipe: {@link Process#destroy()} closes the pipes
+ * at once, under a reader still blocked in them ("Stream closed"), and the lines a child printed while stopping,
+ * often the ones a shutdown test asserts on, were lost.
  */
 final class OutputCollector {
   private static final long POLL_MILLIS = 10;
@@ -32,18 +32,7 @@ final class OutputCollector {
     pump.start();
   }
 
-  /** Points the builder's standard output ({@code error} false) or standard error at a fresh file, before start. */
-  static Path redirect(ProcessBuilder builder, boolean error) throws IOException {
-    Path file = Files.createTempFile(error ? "egressd-it-stderr" : "egressd-it-stdout", ".log");
-    if (error) {
-      builder.redirectError(file.toFile());
-    } else {
-      builder.redirectOutput(file.toFile());
-    }
-    return file;
-  }
-
-  /** Collects what {@code process} writes to {@code file} (from {@link #redirect}); deletes the file at the end. */
+  /** Collects what {@code process} writes to {@code file} ({@link ChildProcess#start}); deletes it at the end. */
   static OutputCollector tail(Path file, Process process, String name) {
     return new OutputCollector(file, process.toHandle(), name);
   }

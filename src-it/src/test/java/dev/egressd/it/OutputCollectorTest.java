@@ -2,7 +2,6 @@ package dev.egressd.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -21,11 +20,10 @@ class OutputCollectorTest {
     // Process.destroy() closes the child's pipes at once; a daemon's shutdown lines used to be lost to that.
     ProcessBuilder builder = new ProcessBuilder("sh", "-c",
         "trap '" + PRINT_LINES + " exit 0' TERM; echo ready; while :; do sleep 0.05; done");
-    Path stdoutFile = OutputCollector.redirect(builder, false);
-    Path stderrFile = OutputCollector.redirect(builder, true);
-    Process process = builder.start();
-    OutputCollector out = OutputCollector.tail(stdoutFile, process, "sh stdout");
-    OutputCollector err = OutputCollector.tail(stderrFile, process, "sh stderr");
+    ChildProcess child = ChildProcess.start(builder, "sh");
+    Process process = child.process();
+    OutputCollector out = child.stdout();
+    OutputCollector err = child.stderr();
     assertThat(out.await(0, "ready"::equals, Duration.ofSeconds(10))).isPresent();
 
     process.destroy();

@@ -34,20 +34,16 @@ final class Processes {
     if (directory != null) {
       builder.directory(directory.toFile());
     }
-    Process process;
-    Path stdoutFile;
-    Path stderrFile;
+    ChildProcess child;
     try {
-      stdoutFile = OutputCollector.redirect(builder, false);
-      stderrFile = OutputCollector.redirect(builder, true);
-      process = builder.start();
+      child = ChildProcess.start(builder, command.get(0));
     } catch (IOException e) {
       throw new IllegalStateException("cannot start " + command, e);
     }
+    Process process = child.process();
+    OutputCollector out = child.stdout();
+    OutputCollector err = child.stderr();
     try {
-      process.getOutputStream().close();
-      OutputCollector out = OutputCollector.tail(stdoutFile, process, "stdout of " + command.get(0));
-      OutputCollector err = OutputCollector.tail(stderrFile, process, "stderr of " + command.get(0));
       if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         destroy(process);
         return fail("timed out after %s: %s\n--- stdout ---\n%s--- stderr ---\n%s", timeout, command, out.text(),
@@ -56,8 +52,6 @@ final class Processes {
       out.awaitEnd(Duration.ofSeconds(5));
       err.awaitEnd(Duration.ofSeconds(5));
       return new ProcessResult(process.exitValue(), out.text(), err.text());
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while running " + command, e);
