@@ -17,9 +17,24 @@ import java.util.TreeMap;
  * mean, which one iteration disturbed by another process on a shared machine can move a lot). RESULTS.tsv has one measurement
  * per line: {@code scenario<TAB>target<TAB>metric<TAB>value}, one line per repetition. The report goes to OUT.md
  * and standard output.
+ *
+ * <p>With {@code BENCH_BASELINE_JAR}, the targets {@code egressd-base}, {@code egressd-mitm-base} and
+ * {@code launcher-base} are a second build's twins of {@code egressd}, {@code egressd-mitm} and {@code launcher}: the
+ * report then adds their columns and the ratios of the medians, and an A/B table of every metric both builds have.
+ * Without them the report is as before.
  */
 public final class Report {
   private static final List<String> PEERS = List.of("squid", "tinyproxy", "dante");
+  /** This build's targets and their baseline twins (BENCH_BASELINE_JAR). */
+  private static final Map<String, String> BASELINES = Map.of("egressd", "egressd-base", "egressd-mitm",
+      "egressd-mitm-base", "launcher", "launcher-base");
+  /** Scenario names of the A/B table. */
+  private static final Map<String, String> SCENARIOS = Map.ofEntries(Map.entry("connect_tls_bulk",
+      "(1) CONNECT bulk, TLS"), Map.entry("connect_plain_bulk", "(1b) CONNECT bulk, plain"), Map.entry("http_bulk",
+      "(2) plain-HTTP bulk"), Map.entry("keepalive", "(3) keep-alive"), Map.entry("newconn", "(4) new connections"),
+      Map.entry("socks_bulk", "(5) SOCKS5 bulk"), Map.entry("socks_newconn", "(5) SOCKS5 new connections"),
+      Map.entry("tls_keepalive", "(6) TLS keep-alive"), Map.entry("handshake", "(6) new TLS sessions"),
+      Map.entry("cold_start", "(8) cold start"));
   private final Map<String, List<Double>> values = new LinkedHashMap<>();
   private final StringBuilder out = new StringBuilder();
   private final List<String[]> verdicts = new ArrayList<>();
@@ -59,6 +74,7 @@ public final class Report {
         + "throughput and rates and below 1 is better for latency and CPU. CPU rows are the CPU time of the proxy's\n"
         + "processes per unit of work (robust to a busy machine). Every number comes from the same run, scenarios\n"
         + "alternating between targets.\n\n");
+    abTable();
     throughputTable();
     mitmTable();
     resourceTable();
@@ -71,11 +87,55 @@ public final class Report {
 
   // ---- tables ----
 
+  /** True when some scenario has a measurement of this target. */
+  private boolean measured(String target) {
+    return values.keySet().stream().anyMatch(k -> k.split("\\|")[1].equals(target));
+  }
+
+  /** Every metric that both this build and the baseline have, in the order of the run. */
+  private void abTable() {
+    List<String[]> rows = new ArrayList<>();
+    for (String key : values.keySet()) {
+      String[] k = key.split("\\|");
+      String twin = BASELINES.get(k[1]);
+      if (twin != null && values.containsKey(k[0] + "|" + twin + "|" + k[2])) {
+        rows.add(new String[] {k[0], k[1], twin, k[2]});
+      }
+    }
+    if (rows.isEmpty()) {
+      return;
+    }
+    out.append("### A/B: this build against the baseline jar (BENCH_BASELINE_JAR)\n\n");
+    out.append("Each build runs with the same launcher, flags and config; ratios are this build divided by the"
+        + " baseline (medians).\n\n");
+    out.append("| Scenario | Target | Metric | this build | baseline | this/baseline | this build, every repetition"
+        + " | baseline, every repetition |\n");
+    out.append("|---|---|---|---:|---:|---:|---|---|\n");
+    for (String[] r : rows) {
+      Double a = median(r[0], r[1], r[3]);
+      Double b = median(r[0], r[2], r[3]);
+      out.append("| ").append(SCENARIOS.getOrDefault(r[0], r[0])).append(" | ").append(r[1]).append(" vs ").append(r[2]).append(" | ")
+          .append(r[3]).append(" | ").append(fmt(a)).append(" | ").append(fmt(b)).append(" | ")
+          .append(a == null || b == null || b == 0 ? "" : String.format(Locale.ROOT, "%.2fx", a / b))
+          .append(" | ").append(repetitions(r[0], r[1], r[3])).append(" | ").append(repetitions(r[0], r[2], r[3]))
+          .append(" |\n");
+    }
+    out.append('\n');
+  }
+
+  private String repetitions(String scenario, String target, String metric) {
+    List<String> formatted = new ArrayList<>();
+    values.getOrDefault(scenario + "|" + target + "|" + metric, List.of()).forEach(v -> formatted.add(fmt(v)));
+    return String.join(", ", formatted);
+  }
+
   private void throughputTable() {
+    boolean base = measured("egressd-base");
     out.append("### Throughput and rates\n\n");
-    out.append("| Scenario | Metric | direct | egressd | squid | tinyproxy | dante | egressd/direct | egressd/squid"
-        + " | egressd/tinyproxy | egressd/dante | egressd, audit lines off |\n");
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.append("| Scenario | Metric | direct | egressd | squid | tinyproxy | dante" + (base ? " | egressd-base" : "")
+        + " | egressd/direct | egressd/squid | egressd/tinyproxy | egressd/dante"
+        + (base ? " | egressd/egressd-base" : "") + " | egressd, audit lines off |\n");
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + (base ? "---:|---:|" : "") + "\n");
     row("(1) CONNECT bulk, 1 GiB over TLS (curl -p -x)", "connect_tls_bulk", "MiB/s", true);
     row("(1) CONNECT bulk over TLS: proxy CPU", "connect_tls_bulk", "CPU ms/GiB", false);
     row("(1b) CONNECT bulk, 1 GiB plain HTTP in the tunnel", "connect_plain_bulk", "MiB/s", true);
@@ -99,7 +159,7 @@ public final class Report {
     if (direct99 != null && egressd99 != null) {
       out.append(String.format(Locale.ROOT, "Keep-alive p99 added by egressd: %.3f ms (egressd %.3f ms - direct"
           + " %.3f ms)", egressd99 - direct99, egressd99, direct99));
-      for (String peer : List.of("squid", "tinyproxy")) {
+      for (String peer : List.of("squid", "tinyproxy", "egressd-base")) {
         Double p = median("keepalive", peer, "p99 ms");
         if (p != null) {
           out.append(String.format(Locale.ROOT, "; %s adds %.3f ms", peer, p - direct99));
@@ -110,7 +170,9 @@ public final class Report {
   }
 
   private void row(String title, String scenario, String metric, boolean higherBetter) {
-    List<String> targets = List.of("direct", "egressd", "squid", "tinyproxy", "dante");
+    boolean base = measured("egressd-base");
+    List<String> targets = base ? List.of("direct", "egressd", "squid", "tinyproxy", "dante", "egressd-base")
+        : List.of("direct", "egressd", "squid", "tinyproxy", "dante");
     if (targets.stream().allMatch(t -> median(scenario, t, metric) == null)) {
       return;
     }
@@ -119,7 +181,10 @@ public final class Report {
       out.append(" | ").append(fmt(median(scenario, t, metric)));
     }
     Double egressd = median(scenario, "egressd", metric);
-    for (String t : List.of("direct", "squid", "tinyproxy", "dante")) {
+    for (String t : targets) {
+      if (t.equals("egressd")) {
+        continue;
+      }
       Double other = median(scenario, t, metric);
       out.append(" | ").append(egressd == null || other == null || other == 0 ? ""
           : String.format(Locale.ROOT, "%.2fx", egressd / other));
@@ -132,10 +197,14 @@ public final class Report {
     if (median("tls_keepalive", "egressd", "req/s") == null && median("tls_keepalive", "egressd-mitm", "req/s") == null) {
       return;
     }
+    // The baseline's columns only when it was measured (BENCH_BASELINE_JAR): otherwise the table is unchanged.
+    boolean base = median("tls_keepalive", "egressd-base", "req/s") != null
+        || median("tls_keepalive", "egressd-mitm-base", "req/s") != null;
     out.append("### (6) TLS interception: keep-alive HTTPS GET /small, 32 connections\n\n");
     out.append("| Metric | direct TLS | egressd plain tunnel | egressd MITM (limited mode) | MITM/plain tunnel"
-        + " | MITM, audit lines off | that/plain tunnel |\n");
-    out.append("|---|---:|---:|---:|---:|---:|---:|\n");
+        + " | MITM, audit lines off | that/plain tunnel |" + (base ? " egressd-base plain tunnel"
+        + " | plain/egressd-base | egressd-mitm-base | MITM/egressd-mitm-base |" : "") + "\n");
+    out.append("|---|---:|---:|---:|---:|---:|---:|" + (base ? "---:|---:|---:|---:|" : "") + "\n");
     for (String metric : List.of("req/s", "p50 ms", "p99 ms", "CPU us/req")) {
       Double plain = median("tls_keepalive", "egressd", metric);
       Double mitm = median("tls_keepalive", "egressd-mitm", metric);
@@ -145,20 +214,41 @@ public final class Report {
           .append(plain == null || mitm == null ? "" : String.format(Locale.ROOT, "%.2fx", mitm / plain))
           .append(" | ").append(fmt(quiet)).append(" | ")
           .append(plain == null || quiet == null ? "" : String.format(Locale.ROOT, "%.2fx", quiet / plain))
-          .append(" |\n");
+          .append(" |");
+      if (base) {
+        Double plainBase = median("tls_keepalive", "egressd-base", metric);
+        Double mitmBase = median("tls_keepalive", "egressd-mitm-base", metric);
+        out.append(" ").append(fmt(plainBase)).append(" | ").append(fmtRatio(plain, plainBase)).append(" | ")
+            .append(fmt(mitmBase)).append(" | ").append(fmtRatio(mitm, mitmBase)).append(" |");
+      }
+      out.append('\n');
     }
     out.append('\n');
     if (median("handshake", "egressd-mitm", "cold p50 ms") != null) {
       out.append("| New TLS session through a CONNECT tunnel | p50 ms | p90 ms |\n|---|---:|---:|\n");
-      out.append("| plain tunnel (client <-> origin) | ").append(fmt(median("handshake", "egressd", "p50 ms")))
-          .append(" | ").append(fmt(median("handshake", "egressd", "p90 ms"))).append(" |\n");
-      out.append("| MITM, new host (leaf minted: cold) | ").append(fmt(median("handshake", "egressd-mitm",
-          "cold p50 ms"))).append(" | ").append(fmt(median("handshake", "egressd-mitm", "cold p90 ms")))
-          .append(" |\n");
-      out.append("| MITM, known host (cached leaf: warm) | ").append(fmt(median("handshake", "egressd-mitm",
-          "warm p50 ms"))).append(" | ").append(fmt(median("handshake", "egressd-mitm", "warm p90 ms")))
-          .append(" |\n\n");
+      handshakeRows("");
+      if (median("handshake", "egressd-base", "p50 ms") != null
+          || median("handshake", "egressd-mitm-base", "cold p50 ms") != null) {
+        handshakeRows("-base");
+      }
+      out.append('\n');
     }
+  }
+
+  /** The handshake rows of egressd and egressd-mitm (suffix "") or of their baseline twins (suffix "-base"). */
+  private void handshakeRows(String suffix) {
+    String plain = "egressd" + suffix;
+    String mitm = "egressd-mitm" + suffix;
+    String who = suffix.isEmpty() ? "" : " (baseline jar)";
+    out.append("| plain tunnel (client <-> origin)").append(who).append(" | ")
+        .append(fmt(median("handshake", plain, "p50 ms"))).append(" | ")
+        .append(fmt(median("handshake", plain, "p90 ms"))).append(" |\n");
+    out.append("| MITM, new host (leaf minted: cold)").append(who).append(" | ")
+        .append(fmt(median("handshake", mitm, "cold p50 ms"))).append(" | ")
+        .append(fmt(median("handshake", mitm, "cold p90 ms"))).append(" |\n");
+    out.append("| MITM, known host (cached leaf: warm)").append(who).append(" | ")
+        .append(fmt(median("handshake", mitm, "warm p50 ms"))).append(" | ")
+        .append(fmt(median("handshake", mitm, "warm p90 ms"))).append(" |\n");
   }
 
   private void resourceTable() {
@@ -176,6 +266,7 @@ public final class Report {
         {"idle", "egressd", "RSS per tunnel bytes", "RSS per tunnel (bytes)"},
         {"idle", "egressd", "threads", "daemon threads"},
         {"cold_start", "launcher", "ms", "start to listening with ./egressd (launcher flags), median (ms)"},
+        {"cold_start", "launcher-base", "ms", "the same with the baseline jar (BENCH_BASELINE_JAR), median (ms)"},
         {"cold_start", "java-jar", "ms", "start to listening with java -jar, median (ms)"},
     };
     for (String[] r : rows) {
@@ -368,6 +459,11 @@ public final class Report {
 
   private static String fmtRatio(Double r) {
     return r == null ? "n/a" : String.format(Locale.ROOT, "%.2fx", r);
+  }
+
+  /** a / b as a table cell, empty when either is missing. */
+  private static String fmtRatio(Double a, Double b) {
+    return a == null || b == null || b == 0 ? "" : String.format(Locale.ROOT, "%.2fx", a / b);
   }
 
   private static String fmt(Double v) {

@@ -16,6 +16,7 @@ import dev.egressd.proxy.InterfaceAddresses;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.channel.EventLoopGroup;
@@ -35,7 +36,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code egressd check}: what the proxy would decide for a target, through the same connector the listener uses
+ * {@code egressd check}: what the proxy would decide for a target, through the same connection path the listener uses
  * (DNS included), without connecting. Exit 0 allowed, 1 denied or unresolvable, 2 configuration or usage error.
  */
 @Command(name = "check", mixinStandardHelpOptions = true,
@@ -81,7 +82,8 @@ final class CheckCommand implements Callable<Integer> {
       UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, AuditSink.NONE,
           NioSocketChannel.class, defaults.connectTimeout(), defaults.resolveTimeout(), Clock.systemUTC(),
           LoopGuard.NONE, ProxyMetrics.NONE);
-      return connector.vet(request, group.next()).get(defaults.resolveTimeout().toMillis() + 5000,
+      TunnelEstablisher establisher = new TunnelEstablisher(connector, null, defaults.idleTimeout());
+      return establisher.vet(request, group.next()).get(defaults.resolveTimeout().toMillis() + 5000,
           TimeUnit.MILLISECONDS);
     } finally {
       group.shutdownGracefully(0, 0, TimeUnit.SECONDS);

@@ -2,15 +2,13 @@ package dev.egressd.daemon;
 
 import dev.egressd.audit.AuditEvent;
 import dev.egressd.audit.AuditSink;
+import dev.egressd.audit.otel.BoundedWorker;
 import dev.egressd.policy.AccessRequest;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,16 +25,14 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
   static final int DEFAULT_CAPACITY = 8192;
   private static final Logger log = LoggerFactory.getLogger(StderrAppender.AUDIT_LOGGER);
   private static final Logger warnings = LoggerFactory.getLogger(LoggingAuditSink.class);
-  private static final int DRAIN_BATCH = 256;
   private static final long DROP_WARNING_INTERVAL = TimeUnit.MINUTES.toNanos(1);
   // Pausing between batches lets a busy event loop's offers land while no thread waits on the queue, so an offer
   // never has to wake this worker (a futex call per line on the event loop is what this class exists to avoid).
-  private static final long LINGER = TimeUnit.MILLISECONDS.toNanos(2);
+  private static final Duration LINGER = Duration.ofMillis(2);
 
-  private final BlockingQueue<AuditEvent> queue;
+  // The idle callback reads this rather than worker.dropped(): the worker may run it before the field is assigned.
   private final LongAdder dropped = new LongAdder();
-  private final Thread worker;
-  private volatile boolean closing;
+  private final BoundedWorker<AuditEvent> worker;
   private long droppedReported;
   private long lastDropWarning;
 
@@ -46,10 +42,8 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
   }
 
   LoggingAuditSink(int capacity) {
-    this.queue = new ArrayBlockingQueue<>(capacity);
-    this.worker = new Thread(this::run, "egressd-audit-log");
-    worker.setDaemon(true);
-    worker.start();
+    this.worker = new BoundedWorker<>("egressd-audit-log", capacity, LINGER, dropped, LoggingAuditSink::writeBatch,
+        () -> warnAboutDrops(false));
   }
 
   @Override
@@ -57,9 +51,7 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
     if (event instanceof AuditEvent.TunnelOpened || !log.isInfoEnabled()) {
       return;
     }
-    if (!queue.offer(event)) {
-      dropped.increment();
-    }
+    worker.offer(event);
   }
 
   /** Events dropped so far because the queue was full. */
@@ -67,32 +59,9 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
     return dropped.sum();
   }
 
-  private void run() {
-    List<AuditEvent> batch = new ArrayList<>(DRAIN_BATCH);
-    try {
-      while (true) {
-        if (queue.drainTo(batch, DRAIN_BATCH) == 0) {
-          if (closing) {
-            return;
-          }
-          warnAboutDrops(false);
-          AuditEvent first = queue.poll(100, TimeUnit.MILLISECONDS);
-          if (first == null) {
-            continue;
-          }
-          batch.add(first);
-          queue.drainTo(batch, DRAIN_BATCH - 1);
-        }
-        batch.forEach(LoggingAuditSink::write);
-        batch.clear();
-        StderrAppender.flushAuditLines();
-        if (!closing) {
-          LockSupport.parkNanos(LINGER);
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+  private static void writeBatch(List<AuditEvent> batch, BooleanSupplier queueEmpty) {
+    batch.forEach(LoggingAuditSink::write);
+    StderrAppender.flushAuditLines();
   }
 
   private void warnAboutDrops(boolean always) {
@@ -108,15 +77,20 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
 
   private static void write(AuditEvent event) {
     if (event instanceof AuditEvent.PolicyDecision d) {
-      log.info("decision={} reason={} source={} {}{}", d.decision().verdict().label(), d.decision().reason().code(),
-          d.decision().source().label(), describe(d.request()),
-          d.decision().rule().map(r -> " rule=\"" + r.pattern().text() + "\"").orElse(""));
-    } else if (event instanceof AuditEvent.UpstreamFailure f) {
-      log.info("upstream_failure cause={} {}", f.cause(), describe(f.request()));
+      log.info("decision={} reason={} source={} {}{}{}", d.decision().verdict().label(),
+          d.decision().reason().code(), d.decision().source().label(), describe(d.request()),
+          d.decision().rule().map(r -> " rule=\"" + r.pattern().text() + "\"").orElse(""), connection(d.request()));
+    } else if (event instanceof AuditEvent.UpstreamFailed f) {
+      log.info("upstream_failure cause={} {}{}", f.cause(), describe(f.request()), connection(f.request()));
     } else if (event instanceof AuditEvent.TunnelClosed t) {
-      log.info("tunnel_closed bytes_up={} bytes_down={} duration_ms={} {}", t.bytesUp(), t.bytesDown(),
-          t.durationMillis(), describe(t.request()));
+      log.info("tunnel_closed bytes_up={} bytes_down={} duration_ms={} {}{}", t.bytesUp(), t.bytesDown(),
+          t.durationMillis(), describe(t.request()), connection(t.request()));
     }
+  }
+
+  /** Last on the line, so the reference's fields keep their places; joins the lines of one client connection. */
+  private static String connection(AccessRequest r) {
+    return r.connectionId() == AccessRequest.NO_CONNECTION ? "" : " conn=" + r.connectionId();
   }
 
   private static String describe(AccessRequest r) {
@@ -129,17 +103,11 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
    * recorded after this may not be written.
    */
   void close(Duration timeout) {
-    closing = true;
-    try {
-      worker.join(timeout.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (worker.isAlive()) {
-      worker.interrupt();
-      warnings.warn("{} audit log lines were not written before shutdown", queue.size());
-    } else {
+    BoundedWorker.Closed closed = worker.close(timeout);
+    if (closed.finished()) {
       warnAboutDrops(true);
+    } else {
+      warnings.warn("{} audit log lines were not written before shutdown", closed.left());
     }
   }
 

@@ -150,7 +150,7 @@ class LoggingAuditSinkTest {
 
     sink.record(new AuditEvent.PolicyDecision(AT, request, denied));
     sink.record(new AuditEvent.TunnelOpened(AT, request));
-    sink.record(new AuditEvent.UpstreamFailure(AT, request, "refused"));
+    sink.record(new AuditEvent.UpstreamFailed(AT, request, "refused"));
     sink.record(new AuditEvent.TunnelClosed(AT, request, 10, 20, 30));
     sink.close();
 
@@ -163,6 +163,21 @@ class LoggingAuditSinkTest {
             + " method=POST client=127.0.0.1:5555");
     assertThat(messages()).allSatisfy(line -> assertThat(line)
         .doesNotContain(secret, "alice", "/v1", "token", "?", "@"));
+  }
+
+  @Test
+  void everyLineOfOneConnectionEndsWithItsId() {
+    AccessRequest request = new AccessRequest(Destination.parseAuthority("api.example.com:443"),
+        Protocol.HTTPS_CONNECT, "CONNECT", false, CLIENT, 7);
+    LoggingAuditSink sink = new LoggingAuditSink();
+
+    sink.record(new AuditEvent.PolicyDecision(AT, request, Decision.allow(Rule.allow("api.example.com", "test"))));
+    sink.record(new AuditEvent.UpstreamFailed(AT, request, "connect_refused"));
+    sink.record(new AuditEvent.TunnelClosed(AT, request, 1, 2, 3));
+    sink.close();
+
+    assertThat(messages()).hasSize(3).allSatisfy(line -> assertThat(line).endsWith(" conn=7"));
+    assertThat(messages().get(0)).endsWith(" rule=\"api.example.com\" conn=7");
   }
 
   private AppenderBase<ILoggingEvent> startedStall() {

@@ -36,9 +36,9 @@ public sealed interface AuditEvent {
    * @param request what was asked
    * @param cause a short cause code, e.g. {@code dns_failure}, {@code connect_refused}, {@code connect_timeout}
    */
-  record UpstreamFailure(Instant timestamp, AccessRequest request, String cause) implements AuditEvent {
+  record UpstreamFailed(Instant timestamp, AccessRequest request, String cause) implements AuditEvent {
     /** Null checks only. */
-    public UpstreamFailure {
+    public UpstreamFailed {
       Objects.requireNonNull(timestamp, "timestamp");
       Objects.requireNonNull(request, "request");
       Objects.requireNonNull(cause, "cause");

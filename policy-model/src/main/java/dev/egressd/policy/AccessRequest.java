@@ -9,19 +9,38 @@ import java.util.Objects;
  * @param protocol how the client reached the proxy
  * @param method the HTTP method, or {@code null} where there is none (SOCKS)
  * @param upgrade true when an HTTP request asks for a protocol upgrade ({@code Upgrade} header)
- * @param client the client's {@code ip:port}, or {@code unknown}
+ * @param client the client's {@code ip:port} ({@code [v6]:port} for IPv6), {@code unix-socket}, or {@code unknown}
+ * @param connectionId the client connection this request came on, shared by every audit event of that connection
+ *     (the tunnel, each request inside it, upstream failures); {@link #NO_CONNECTION} when there is none (the
+ *     {@code check} command)
  */
 public record AccessRequest(Destination destination, Protocol protocol, String method, boolean upgrade,
-    String client) {
+    String client, long connectionId) {
+  /** The connection id of a request that did not arrive on a client connection. */
+  public static final long NO_CONNECTION = 0;
+
   /** Null checks; {@code method} may be null. */
   public AccessRequest {
     Objects.requireNonNull(destination, "destination");
     Objects.requireNonNull(protocol, "protocol");
     Objects.requireNonNull(client, "client");
+    if (connectionId < 0) {
+      throw new IllegalArgumentException("connectionId: " + connectionId + " (expected: 0 or more)");
+    }
   }
 
-  /** A request without upgrade. */
+  /** A request that did not arrive on a client connection. */
+  public AccessRequest(Destination destination, Protocol protocol, String method, boolean upgrade, String client) {
+    this(destination, protocol, method, upgrade, client, NO_CONNECTION);
+  }
+
+  /** A request without upgrade that did not arrive on a client connection. */
   public static AccessRequest of(Destination destination, Protocol protocol, String method, String client) {
-    return new AccessRequest(destination, protocol, method, false, client);
+    return new AccessRequest(destination, protocol, method, false, client, NO_CONNECTION);
+  }
+
+  /** The same request for another destination, protocol and method, on the same connection. */
+  public AccessRequest inner(Destination destination, Protocol protocol, String method, boolean upgrade) {
+    return new AccessRequest(destination, protocol, method, upgrade, client, connectionId);
   }
 }

@@ -24,8 +24,13 @@ import java.util.Optional;
  *     </ol></li>
  *   <li>{@link #vet}, once the caller has the addresses it will dial ({@link #literalAddresses} or a DNS answer):
  *       an address matching a deny IP/CIDR rule refuses; with {@code allow_local_binding = false}, any address that
- *       is not public refuses the whole host unless an allow IP/CIDR rule names that address.</li>
+ *       is not public refuses the whole host unless an allow IP/CIDR rule names that address; an address that is
+ *       one of the proxy's own listeners refuses ({@link Reason#PROXY_LOOP}).</li>
  * </ol>
+ *
+ * <p>Refusals that do not depend on the rules are made here too, so every refusal the proxy sends is an engine
+ * decision with a {@link Reason}: {@link #hostMismatch}, {@link #unixSocketUnsupported}, and the
+ * {@link TunnelTerms#opaqueRefusal()} fixed when a tunnel is approved ({@link #tunnelTerms}).
  *
  * <p>"Not public" covers every non-public {@link AddressClass} and, through {@link HostAddresses}, the addresses of
  * this host's own interfaces, which reach local services however public they look.
@@ -80,6 +85,38 @@ public final class PolicyEngine {
         && policy.intercepts(request.destination().host(), request.destination().port());
   }
 
+  /**
+   * What an allowed tunnel request may carry: {@link TunnelTerms#BLIND} unless {@link #intercepts} it; an intercepted
+   * tunnel in limited mode refuses bytes that are not TLS ({@link Reason#OPAQUE_TUNNEL}), in full mode relays them.
+   */
+  public TunnelTerms tunnelTerms(AccessRequest request) {
+    if (!intercepts(request)) {
+      return TunnelTerms.BLIND;
+    }
+    if (policy.mode() == AccessMode.FULL) {
+      return new TunnelTerms(true, Optional.empty());
+    }
+    return new TunnelTerms(true, Optional.of(Decision.deny(Reason.OPAQUE_TUNNEL, PolicySource.MODE_GUARD, null,
+        "The client sent something other than TLS into a tunnel that limited mode must inspect.")));
+  }
+
+  /**
+   * The refusal of a request inside an intercepted tunnel that names another host than the tunnel's: in the TLS
+   * server name or the HTTP {@code Host}. The certificate is only ever minted for the host the policy approved.
+   *
+   * @param why what the client named and where, e.g. {@code TLS server name a.example is not the tunnel's host
+   *     b.example.}
+   */
+  public Decision hostMismatch(String why) {
+    return Decision.deny(Reason.HOST_MISMATCH, PolicySource.BASELINE_POLICY, null, Objects.requireNonNull(why, "why"));
+  }
+
+  /** The refusal of a request that asks for Unix-socket proxying ({@code x-unix-socket}), which is macOS-only. */
+  public Decision unixSocketUnsupported() {
+    return Decision.deny(Reason.UNIX_SOCKET_UNSUPPORTED, PolicySource.PROXY_STATE, null,
+        "Unix-socket proxying via x-unix-socket is only available on macOS.");
+  }
+
   /** The policy this engine evaluates. */
   public NetworkPolicy policy() {
     return policy;
@@ -130,6 +167,28 @@ public final class PolicyEngine {
    * @return {@code allowed} unchanged when every address passes, else a denial naming the first offending address
    */
   public Decision vet(AccessRequest request, Decision allowed, List<IpAddress> addresses) {
+    return vet(request, allowed, addresses, ProxyListeners.NONE);
+  }
+
+  /**
+   * As {@link #vet(AccessRequest, Decision, List)}, and then refuses ({@link Reason#PROXY_LOOP}) when any address is
+   * one of the proxy's own {@code listeners}: dialling it would loop through the proxy until descriptors run out.
+   */
+  public Decision vet(AccessRequest request, Decision allowed, List<IpAddress> addresses, ProxyListeners listeners) {
+    Decision vetted = vetAddresses(request, allowed, addresses);
+    if (!vetted.allowed()) {
+      return vetted;
+    }
+    for (IpAddress address : addresses) {
+      if (listeners.isListener(address, request.destination().port())) {
+        return Decision.deny(Reason.PROXY_LOOP, PolicySource.PROXY_STATE, null,
+            request.destination().authority() + " is egressd's own listener.");
+      }
+    }
+    return vetted;
+  }
+
+  private Decision vetAddresses(AccessRequest request, Decision allowed, List<IpAddress> addresses) {
     Objects.requireNonNull(request, "request");
     if (!Objects.requireNonNull(allowed, "allowed").allowed()) {
       throw new IllegalArgumentException("allowed: " + allowed + " (expected: an allow decision)");

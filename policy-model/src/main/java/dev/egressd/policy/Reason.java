@@ -27,7 +27,9 @@ public enum Reason {
   /** Inside an intercepted tunnel in limited mode: the client sent something other than TLS. */
   OPAQUE_TUNNEL("opaque_tunnel", "blocked-by-mitm-required", "Opaque tunnels are not allowed in limited mode."),
   /** The destination is one of the proxy's own listeners; forwarding would loop. */
-  PROXY_LOOP("proxy_loop", "blocked-by-policy", "Request would loop back into the proxy.");
+  PROXY_LOOP("proxy_loop", "blocked-by-policy", "Request would loop back into the proxy."),
+  /** The decision step failed or answered nothing (an egressd extension): refused, since nothing allowed it. */
+  DECISION_FAILED("decision_failed", "blocked-by-policy", "The policy decision could not be made.");
 
   private final String code;
   private final String proxyError;

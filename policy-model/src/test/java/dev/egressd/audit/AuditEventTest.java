@@ -30,7 +30,7 @@ class AuditEventTest {
     assertThat(event.timestamp()).isEqualTo(NOW);
     assertThatThrownBy(() -> new AuditEvent.PolicyDecision(NOW, REQUEST, null))
         .isInstanceOf(NullPointerException.class).hasMessage("decision");
-    assertThatThrownBy(() -> new AuditEvent.UpstreamFailure(NOW, REQUEST, null))
+    assertThatThrownBy(() -> new AuditEvent.UpstreamFailed(NOW, REQUEST, null))
         .isInstanceOf(NullPointerException.class).hasMessage("cause");
     assertThatThrownBy(() -> new AuditEvent.TunnelOpened(NOW, null))
         .isInstanceOf(NullPointerException.class).hasMessage("request");

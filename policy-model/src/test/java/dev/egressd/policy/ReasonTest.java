@@ -22,6 +22,7 @@ class ReasonTest {
       "HOST_MISMATCH, host_mismatch, blocked-by-policy",
       "OPAQUE_TUNNEL, opaque_tunnel, blocked-by-mitm-required",
       "PROXY_LOOP, proxy_loop, blocked-by-policy",
+      "DECISION_FAILED, decision_failed, blocked-by-policy",
   })
   void reasonsUseTheReferenceCodesAndHeaderValues(Reason reason, String code, String proxyError) {
     assertThat(reason.code()).isEqualTo(code);

@@ -9,6 +9,7 @@ import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.internal.Transport;
 import dev.egressd.proxy.tunnel.LoopGuard;
 import dev.egressd.proxy.tunnel.ReadLimit;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.TunnelInterceptor;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import io.netty.bootstrap.ServerBootstrap;
@@ -65,13 +66,12 @@ public final class ProxyServer implements AutoCloseable {
   /**
    * What a front end needs to build its pipelines.
    *
-   * @param connector the shared decide-resolve-vet-connect path
+   * @param establisher the shared connection path (decide, resolve, vet, intercept or dial, hand over)
    * @param options timeouts and limits
    * @param datagramChannelType the datagram channel class matching the event loops (for UDP relays)
-   * @param interceptor the TLS interception stage for tunnels the policy says to intercept, or null without one
    */
-  public record ListenerContext(UpstreamConnector connector, ProxyOptions options,
-      Class<? extends DatagramChannel> datagramChannelType, TunnelInterceptor interceptor) {}
+  public record ListenerContext(TunnelEstablisher establisher, ProxyOptions options,
+      Class<? extends DatagramChannel> datagramChannelType) {}
 
   /**
    * A listener contributed by a front-end module.
@@ -179,9 +179,9 @@ public final class ProxyServer implements AutoCloseable {
           options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), loopGuard, options.metrics(),
           options.maxReadBytes());
       TunnelInterceptor interceptor = interceptorFactory == null ? null
-          : interceptorFactory.create(connector, options);
-      ListenerContext context = new ListenerContext(connector, options, transport.datagramChannelType(),
-          interceptor);
+          : interceptorFactory.create(options);
+      TunnelEstablisher establisher = new TunnelEstablisher(connector, interceptor, options.idleTimeout());
+      ListenerContext context = new ListenerContext(establisher, options, transport.datagramChannelType());
       ChannelGroup connections = new DefaultChannelGroup("egressd-connections", GlobalEventExecutor.INSTANCE);
       ConnectionLimit open = new ConnectionLimit(options.maxConnections());
       for (Listener listener : all) {
@@ -213,7 +213,7 @@ public final class ProxyServer implements AutoCloseable {
 
   /** The built-in HTTP proxy front end (absolute-form requests and CONNECT), for binding it at further addresses. */
   public static FrontEnd httpFrontEnd() {
-    return context -> new HttpProxyInitializer(context.connector(), context.options(), context.interceptor());
+    return context -> new HttpProxyInitializer(context.establisher(), context.options());
   }
 
   private static Channel bind(Transport transport, EventLoopGroup boss, EventLoopGroup workers,

@@ -209,7 +209,7 @@ class ProxyServerTest {
     }
     String response = raw("CONNECT allowed.test:" + closedPort + " HTTP/1.1\r\n\r\n");
     assertThat(response).startsWith("HTTP/1.1 502").contains("x-proxy-error: upstream-connect-refused");
-    assertThat(audit.events()).last().isInstanceOf(AuditEvent.UpstreamFailure.class);
+    assertThat(audit.events()).last().isInstanceOf(AuditEvent.UpstreamFailed.class);
   }
 
   @Test

@@ -30,7 +30,7 @@ class AuditFileIT {
   private static final List<String> KEYS = List.of("event.name", "event.timestamp", "network.policy.scope",
       "network.policy.decision", "network.policy.source", "network.policy.reason", "network.transport.protocol",
       "server.address", "server.port", "http.request.method", "client.address", "network.policy.override",
-      "app.version");
+      "egressd.connection.id", "app.version");
   private static final String RELATIVE_FILE = "audit/decisions.jsonl";
 
   @RegisterExtension
@@ -70,6 +70,9 @@ class AuditFileIT {
         .containsEntry("server.port", (long) http.port())
         .containsEntry("http.request.method", "GET")
         .containsEntry("network.policy.override", false);
+    assertThat(allow.get("egressd.connection.id")).isInstanceOfSatisfying(Number.class,
+        id -> assertThat(id.longValue()).isPositive().isNotEqualTo(((Number) deny.get("egressd.connection.id"))
+            .longValue()));
     assertThat((String) allow.get("event.timestamp")).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z");
     assertThat(deny).containsEntry("network.policy.decision", "deny")
         .containsEntry("network.policy.reason", "denied")

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -23,7 +24,7 @@ class LogFormatIT {
       """;
   private static final String TEXT_DECISION = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO  audit - "
       + "decision=deny reason=denied source=baseline_policy protocol=http host=denied\\.test port=%d method=GET "
-      + "client=%s rule=\"denied\\.test\"";
+      + "client=%s rule=\"denied\\.test\" conn=\\d+";
 
   @RegisterExtension
   static final OriginServer http = OriginServer.http();
@@ -49,8 +50,9 @@ class LogFormatIT {
     Map<String, Object> line = Json.object(json.awaitStderr("\"loggerName\":\"egressd.audit\""));
     assertThat(line).containsEntry("level", "INFO").containsEntry("loggerName", "egressd.audit")
         .containsKey("message");
-    assertThat(readable(line)).isEqualTo("decision=deny reason=denied source=baseline_policy protocol=http"
-        + " host=denied.test port=" + http.port() + " method=GET client=" + denied.client() + " rule=\"denied.test\"");
+    assertThat(readable(line)).matches(Pattern.quote("decision=deny reason=denied source=baseline_policy protocol=http"
+        + " host=denied.test port=" + http.port() + " method=GET client=" + denied.client() + " rule=\"denied.test\"")
+        + " conn=\\d+");
   }
 
   @Test

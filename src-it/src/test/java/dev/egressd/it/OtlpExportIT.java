@@ -43,7 +43,7 @@ class OtlpExportIT {
   private static final List<String> ATTRIBUTE_KEYS = List.of("event.name", "event.timestamp",
       "network.policy.scope", "network.policy.decision", "network.policy.source", "network.policy.reason",
       "network.transport.protocol", "server.address", "server.port", "http.request.method", "client.address",
-      "network.policy.override", "conversation.id", "app.version", "user.account_id");
+      "network.policy.override", "egressd.connection.id", "conversation.id", "app.version", "user.account_id");
 
   @RegisterExtension
   static final OtlpCollector collector = OtlpCollector.start();
@@ -91,6 +91,8 @@ class OtlpExportIT {
         .containsEntry("network.policy.override", false)
         .containsEntry("conversation.id", "conv-it-42")
         .containsEntry("user.account_id", "acct-it-7");
+    assertThat(record.attributes().get("egressd.connection.id")).isInstanceOfSatisfying(Long.class,
+        id -> assertThat(id).isPositive());
     assertThat((String) record.attributes().get("app.version")).matches("\\d+\\.\\d+\\.\\d+\\S*");
     String timestamp = (String) record.attributes().get("event.timestamp");
     assertThat(timestamp).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z");

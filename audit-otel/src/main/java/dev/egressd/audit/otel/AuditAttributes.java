@@ -20,6 +20,9 @@ public final class AuditAttributes {
   static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
       .withZone(ZoneOffset.UTC);
 
+  /** The id shared by every event of one client connection (absent for {@code check}). */
+  public static final String CONNECTION_ID = "egressd.connection.id";
+
   private AuditAttributes() {}
 
   /**
@@ -44,6 +47,9 @@ public final class AuditAttributes {
     attributes.put("client.address", request.client());
     attributes.put("network.policy.override",
         decision.allowed() && decision.source() == PolicySource.DECIDER);
+    if (request.connectionId() != AccessRequest.NO_CONNECTION) {
+      attributes.put(CONNECTION_ID, request.connectionId()); // an egressd extension: joins one connection's events
+    }
     putIfPresent(attributes, "conversation.id", metadata.conversationId());
     putIfPresent(attributes, "app.version", metadata.appVersion());
     putIfPresent(attributes, "user.account_id", metadata.userAccountId());

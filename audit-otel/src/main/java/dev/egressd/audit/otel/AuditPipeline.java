@@ -3,13 +3,10 @@ package dev.egressd.audit.otel;
 import dev.egressd.audit.AuditEvent;
 import dev.egressd.audit.AuditSink;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,65 +18,43 @@ import org.slf4j.LoggerFactory;
  */
 final class AuditPipeline implements AuditSink, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AuditPipeline.class);
-  private static final int DRAIN_BATCH = 256;
 
-  private final BlockingQueue<AuditEvent.PolicyDecision> queue;
   private final List<DecisionWriter> writers;
   private final ProxyInstruments instruments;
   private final String eventName;
   private final AuditMetadata metadata;
   private final LongAdder dropped;
-  private final Thread worker;
-  private volatile boolean closing;
+  private final BoundedWorker<AuditEvent.PolicyDecision> worker;
   private boolean writerFailed;
 
   AuditPipeline(int capacity, List<DecisionWriter> writers, ProxyInstruments instruments, String eventName,
       AuditMetadata metadata, LongAdder dropped) {
-    this.queue = new ArrayBlockingQueue<>(capacity);
     this.writers = List.copyOf(writers);
     this.instruments = instruments;
     this.eventName = eventName;
     this.metadata = metadata;
     this.dropped = dropped;
-    this.worker = new Thread(this::run, "egressd-audit");
-    worker.setDaemon(true);
-    worker.start();
+    // Last: the worker thread starts here and uses the fields above.
+    this.worker = new BoundedWorker<>("egressd-audit", capacity, Duration.ZERO, dropped, this::writeBatch, () -> {});
   }
 
   @Override
   public void record(AuditEvent event) {
     instruments.observe(event);
-    if (event instanceof AuditEvent.PolicyDecision decision && !writers.isEmpty() && !queue.offer(decision)) {
-      dropped.increment();
+    if (event instanceof AuditEvent.PolicyDecision decision && !writers.isEmpty()) {
+      worker.offer(decision);
     }
   }
 
-  private void run() {
-    List<AuditEvent.PolicyDecision> batch = new ArrayList<>(DRAIN_BATCH);
-    while (true) {
-      try {
-        AuditEvent.PolicyDecision first = queue.poll(100, TimeUnit.MILLISECONDS);
-        if (first == null) {
-          if (closing) {
-            return;
-          }
-          continue;
-        }
-        batch.add(first);
-        queue.drainTo(batch, DRAIN_BATCH - 1);
-        for (AuditEvent.PolicyDecision decision : batch) {
-          Map<String, Object> attributes = AuditAttributes.of(decision, eventName, metadata);
-          for (DecisionWriter writer : writers) {
-            write(writer, attributes);
-          }
-        }
-        batch.clear();
-        if (queue.isEmpty()) {
-          writers.forEach(DecisionWriter::flush);
-        }
-      } catch (InterruptedException e) {
-        return;
+  private void writeBatch(List<AuditEvent.PolicyDecision> batch, BooleanSupplier queueEmpty) {
+    for (AuditEvent.PolicyDecision decision : batch) {
+      Map<String, Object> attributes = AuditAttributes.of(decision, eventName, metadata);
+      for (DecisionWriter writer : writers) {
+        write(writer, attributes);
       }
+    }
+    if (queueEmpty.getAsBoolean()) {
+      writers.forEach(DecisionWriter::flush);
     }
   }
 
@@ -98,15 +73,9 @@ final class AuditPipeline implements AuditSink, AutoCloseable {
 
   /** Writes what is queued (waiting at most {@code timeout}), then closes the writers. */
   void close(Duration timeout) {
-    closing = true;
-    try {
-      worker.join(timeout.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (worker.isAlive()) {
-      worker.interrupt();
-      log.warn("{} audit events were not written before shutdown", queue.size());
+    BoundedWorker.Closed closed = worker.close(timeout);
+    if (!closed.finished()) {
+      log.warn("{} audit events were not written before shutdown", closed.left());
     }
     writers.forEach(DecisionWriter::close);
   }

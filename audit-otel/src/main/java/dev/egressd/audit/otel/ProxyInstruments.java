@@ -89,7 +89,7 @@ final class ProxyInstruments implements ProxyMetrics {
       bytes.add(t.bytesUp(), byteAttributes(protocol, 0));
       bytes.add(t.bytesDown(), byteAttributes(protocol, 1));
       tunnelDuration.record(t.durationMillis() / 1000.0, protocolAttributes(protocol));
-    } else if (event instanceof AuditEvent.UpstreamFailure f) {
+    } else if (event instanceof AuditEvent.UpstreamFailed f) {
       upstreamFailures.add(1, causeAttributes.computeIfAbsent(f.cause(), c -> Attributes.of(CAUSE, c)));
     }
   }

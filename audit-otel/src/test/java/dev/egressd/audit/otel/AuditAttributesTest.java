@@ -45,7 +45,7 @@ class AuditAttributesTest {
     return switch (reason) {
       case ALLOW, NOT_ALLOWED, NOT_ALLOWED_LOCAL, DENIED, HOST_MISMATCH -> PolicySource.BASELINE_POLICY;
       case METHOD_NOT_ALLOWED, MITM_REQUIRED, OPAQUE_TUNNEL -> PolicySource.MODE_GUARD;
-      case PROXY_DISABLED, UNIX_SOCKET_UNSUPPORTED, PROXY_LOOP -> PolicySource.PROXY_STATE;
+      case PROXY_DISABLED, UNIX_SOCKET_UNSUPPORTED, PROXY_LOOP, DECISION_FAILED -> PolicySource.PROXY_STATE;
     };
   }
 
@@ -130,7 +130,7 @@ class AuditAttributesTest {
         AuditMetadata.NONE).get("network.policy.reason")))
         .containsExactly("allow", "not_allowed", "not_allowed_local", "denied", "method_not_allowed",
             "mitm_required", "proxy_disabled", "unix_socket_unsupported", "host_mismatch", "opaque_tunnel",
-            "proxy_loop");
+            "proxy_loop", "decision_failed");
   }
 
   @ParameterizedTest(name = "{0}")
@@ -205,6 +205,21 @@ class AuditAttributesTest {
         .containsExactlyElementsOf(withOptional("app.version"));
     assertThat(AuditAttributes.of(Events.allowedGet(80), EVENT, new AuditMetadata("", "", "")).keySet())
         .containsExactlyElementsOf(REQUIRED_KEYS);
+  }
+
+  @Test
+  void connectionIdFollowsTheReferenceKeysWhenTheRequestCameOnAConnection() {
+    AccessRequest onConnection = new AccessRequest(new Destination(HostName.parse("a.example"), 443),
+        Protocol.HTTPS, "GET", false, CLIENT, 42);
+
+    Map<String, Object> attributes = AuditAttributes.of(new AuditEvent.PolicyDecision(AT, onConnection,
+        Events.allow()), EVENT, new AuditMetadata("1.2.3", null, null));
+
+    List<String> keys = new ArrayList<>(REQUIRED_KEYS);
+    keys.add("egressd.connection.id");
+    keys.add("app.version");
+    assertThat(attributes.keySet()).containsExactlyElementsOf(keys);
+    assertThat(attributes).containsEntry("egressd.connection.id", 42L);
   }
 
   @Test

@@ -94,7 +94,7 @@ class AuditPipelineTest {
     pipeline.record(new AuditEvent.TunnelOpened(AT, request));
     pipeline.record(new AuditEvent.TunnelOpened(AT, request));
     pipeline.record(new AuditEvent.TunnelClosed(AT, request, 10, 20, 1000));
-    pipeline.record(new AuditEvent.UpstreamFailure(AT, request, "connect_refused"));
+    pipeline.record(new AuditEvent.UpstreamFailed(AT, request, "connect_refused"));
     pipeline.record(allowedGet(7));
     pipeline.close();
 

@@ -130,9 +130,9 @@ class ProxyInstrumentsTest {
   @Test
   void upstreamFailuresAreCountedByCause() {
     AccessRequest request = request("a.example:443", Protocol.HTTPS_CONNECT, "CONNECT");
-    instruments.observe(new AuditEvent.UpstreamFailure(AT, request, "dns_failure"));
-    instruments.observe(new AuditEvent.UpstreamFailure(AT, request, "connect_refused"));
-    instruments.observe(new AuditEvent.UpstreamFailure(AT, request, "connect_refused"));
+    instruments.observe(new AuditEvent.UpstreamFailed(AT, request, "dns_failure"));
+    instruments.observe(new AuditEvent.UpstreamFailed(AT, request, "connect_refused"));
+    instruments.observe(new AuditEvent.UpstreamFailed(AT, request, "connect_refused"));
 
     assertThat(metrics().longSums("egressd.upstream.failures")).containsOnly(
         Map.entry(cause("dns_failure"), 1L), Map.entry(cause("connect_refused"), 2L));

@@ -107,7 +107,7 @@ class TelemetryTest {
     telemetry.auditSink().record(new AuditEvent.TunnelOpened(Events.AT, request));
     telemetry.auditSink().record(new AuditEvent.TunnelOpened(Events.AT, request));
     telemetry.auditSink().record(new AuditEvent.TunnelClosed(Events.AT, request, 3, 4, 2000));
-    telemetry.auditSink().record(new AuditEvent.UpstreamFailure(Events.AT, request, "dns_failure"));
+    telemetry.auditSink().record(new AuditEvent.UpstreamFailed(Events.AT, request, "dns_failure"));
     telemetry.proxyMetrics().upstreamConnect(1_000_000, true);
     telemetry.proxyMetrics().dnsLookup(1_000_000, false);
 

@@ -2,6 +2,7 @@ package dev.egressd.proxy.admin;
 
 import dev.egressd.proxy.ProxyServer;
 import dev.egressd.proxy.internal.DrainEvent;
+import dev.egressd.proxy.internal.IdleTimeouts;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -21,12 +22,11 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The admin listener: {@code GET /metrics} (Prometheus text), {@code /healthz} and {@code /readyz}. It is one of
@@ -53,7 +53,7 @@ public final class AdminListener {
       protected void initChannel(Channel ch) {
         ch.config().setAutoRead(true);
         ch.pipeline()
-            .addLast(new IdleStateHandler(0, 0, IDLE_SECONDS, TimeUnit.SECONDS))
+            .addLast(IdleTimeouts.handler(Duration.ofSeconds(IDLE_SECONDS)))
             .addLast(new HttpServerCodec(4096, MAX_REQUEST, MAX_REQUEST))
             .addLast(new HttpObjectAggregator(MAX_REQUEST))
             .addLast(new AdminHandler(endpoints));

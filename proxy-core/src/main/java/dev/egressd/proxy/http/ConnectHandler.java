@@ -1,60 +1,86 @@
 package dev.egressd.proxy.http;
 
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.Destination;
+import dev.egressd.policy.InvalidHostException;
+import dev.egressd.policy.Protocol;
 import dev.egressd.proxy.PipelineNames;
+import dev.egressd.proxy.internal.ClientConnections;
 import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.tunnel.Tunnel;
-import dev.egressd.proxy.tunnel.TunnelInterceptor;
-import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
+import dev.egressd.proxy.tunnel.TunnelResponder;
 import dev.egressd.proxy.tunnel.UpstreamFailure;
-import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
-import java.time.Duration;
+import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
-import java.util.concurrent.TimeUnit;
+import java.util.Collection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Owns one CONNECT from its request head until the tunnel runs: vets the destination, connects to the vetted
- * address, answers {@code 200}, then removes the HTTP codec and itself and hands both channels to a {@link Tunnel}.
- * A refusal or upstream failure is answered with a one-line text body and the connection closes.
+ * Owns one CONNECT from its request head until the tunnel runs: hands it to the {@link TunnelEstablisher} and puts
+ * the outcome on the wire as HTTP: {@code 200 Connection Established}, or a one-line text body with
+ * {@code x-proxy-error} and a close. At hand-over the establisher removes the HTTP codec and this handler.
  *
  * <p>It is installed in place of {@link HttpProxyHandler} before the codec's decoder is removed, so any bytes the
  * client sent right behind the CONNECT head arrive here raw, wait in {@link #early}, and go upstream first.
  */
-final class ConnectHandler extends ChannelInboundHandlerAdapter {
+final class ConnectHandler extends ChannelInboundHandlerAdapter implements TunnelResponder {
   private static final Logger log = LoggerFactory.getLogger(ConnectHandler.class);
 
-  private final UpstreamConnector connector;
+  private final TunnelEstablisher establisher;
   private final AccessRequest request;
-  private final Duration idleTimeout;
-  private final TunnelInterceptor interceptor;
   private final ArrayDeque<Object> early = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private boolean closing;
 
-  ConnectHandler(UpstreamConnector connector, AccessRequest request, Duration idleTimeout,
-      TunnelInterceptor interceptor) {
-    this.connector = connector;
+  /**
+   * Takes a CONNECT over from the handler in {@code ctx}: replaces it with a {@code ConnectHandler} before the codec
+   * stops decoding, so bytes the client sends behind the CONNECT head reach the new handler raw.
+   *
+   * @param pending what the client sent after the head and the codec already parsed
+   * @return a refusal to send instead (bad authority, or bytes pipelined behind the CONNECT), or null
+   */
+  static FullHttpResponse takeOver(ChannelHandlerContext ctx, HttpRequest connect, Collection<Object> pending,
+      TunnelEstablisher establisher) {
+    Destination destination;
+    try {
+      destination = Destination.parseAuthority(connect.uri());
+    } catch (InvalidHostException e) {
+      return HttpMessages.error(HttpResponseStatus.BAD_REQUEST, "invalid-host", e.getMessage());
+    }
+    if (pending.stream().anyMatch(msg -> !(msg instanceof LastHttpContent last) || last.content().isReadable())) {
+      // Bytes after a pipelined CONNECT were already parsed as HTTP, so they cannot be tunnelled intact.
+      return HttpMessages.error(HttpResponseStatus.BAD_REQUEST, "malformed-request",
+          "CONNECT must not be pipelined behind other requests");
+    }
+    AccessRequest request = ClientConnections.request(ctx.channel(), destination, Protocol.HTTPS_CONNECT, "CONNECT",
+        false);
+    ctx.pipeline().replace(ctx.handler(), PipelineNames.CONNECT, new ConnectHandler(establisher, request));
+    ctx.pipeline().get(HttpServerCodec.class).removeInboundHandler();
+    return null;
+  }
+
+  private ConnectHandler(TunnelEstablisher establisher, AccessRequest request) {
+    this.establisher = establisher;
     this.request = request;
-    this.idleTimeout = idleTimeout;
-    this.interceptor = interceptor;
   }
 
   @Override
@@ -62,8 +88,8 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
     this.ctx = ctx;
     // Next loop turn: the handler installing us must first stop the codec's decoder, and with interception (no
     // upstream connect) the whole hand-over could otherwise complete inside this call.
-    ctx.executor().execute(() -> connector.vet(request, ctx.executor())
-        .addListener(f -> onVetted((Vetting) f.getNow())));
+    ctx.executor().execute(() -> establisher.establish(ctx.channel(), request, this, early,
+        PipelineNames.HTTP_CODEC, PipelineNames.CONNECT));
   }
 
   @Override
@@ -75,76 +101,31 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void onVetted(Vetting vetting) {
-    if (closing || !ctx.channel().isActive()) {
-      return;
-    }
-    if (vetting instanceof Vetting.Refused refused) {
-      refuse(HttpMessages.blockedText(refused.decision()));
-    } else if (vetting instanceof Vetting.Unresolved unresolved) {
-      refuse(HttpMessages.upstreamFailure(unresolved.failure(), request.destination().host().value()));
-    } else if (((Vetting.Approved) vetting).intercept() && interceptor != null) {
-      intercept((Vetting.Approved) vetting);
-    } else {
-      connector.connect((Vetting.Approved) vetting, ctx.channel().eventLoop(), new ChannelInitializer<>() {
-        @Override
-        protected void initChannel(Channel ch) {
-          ch.pipeline().addLast(PipelineNames.IDLE_TIMEOUT,
-              new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS));
-        }
-      }).addListener(this::onConnected);
-    }
+  @Override
+  public ChannelFuture success(InetSocketAddress bound) {
+    return ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+        new HttpResponseStatus(200, "Connection Established")));
   }
 
-  private void onConnected(Future<?> connect) {
-    if (!connect.isSuccess()) {
-      UpstreamFailure failure = UpstreamConnector.classify(connect.cause());
-      connector.recordFailure(request, failure);
-      refuse(HttpMessages.upstreamFailure(failure, request.destination().authority()));
-      return;
-    }
-    Channel upstream = (Channel) connect.getNow();
-    if (closing) {
-      upstream.close();
-      return;
-    }
-    ctx.writeAndFlush(established()).addListener((ChannelFutureListener) f -> {
-      if (f.isSuccess()) {
-        Tunnel.handOver(ctx.channel(), upstream, request, connector.audit(), connector.clock(), early,
-            PipelineNames.HTTP_CODEC, PipelineNames.CONNECT);
-      } else {
-        upstream.close();
-      }
-    });
+  @Override
+  public void refused(Decision decision) {
+    refuse(HttpMessages.blockedText(decision));
   }
 
-  /**
-   * Answers 200 without connecting anywhere: the interception stage decides and connects each inner request on its
-   * own, so there is nothing to dial for the tunnel itself.
-   */
-  private void intercept(Vetting.Approved tunnel) {
-    ctx.writeAndFlush(established()).addListener((ChannelFutureListener) f -> {
-      if (f.isSuccess()) {
-        Tunnel.handOver(ctx.channel(), tunnel, interceptor, early, PipelineNames.HTTP_CODEC, PipelineNames.CONNECT);
-      }
-    });
-  }
-
-  private static FullHttpResponse established() {
-    return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, new HttpResponseStatus(200, "Connection Established"));
+  @Override
+  public void failed(UpstreamFailure failure, String subject) {
+    refuse(HttpMessages.upstreamFailure(failure, subject));
   }
 
   private void refuse(FullHttpResponse response) {
+    if (closing) {
+      response.release();
+      return;
+    }
     closing = true;
-    releaseEarly();
+    Tunnel.releaseAll(early);
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
-  }
-
-  private void releaseEarly() {
-    for (Object msg; (msg = early.poll()) != null; ) {
-      ReferenceCountUtil.release(msg);
-    }
   }
 
   @Override
@@ -160,13 +141,13 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closing = true;
-    releaseEarly();
+    Tunnel.releaseAll(early);
     ctx.fireChannelInactive();
   }
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
-    releaseEarly();
+    Tunnel.releaseAll(early);
   }
 
   @Override

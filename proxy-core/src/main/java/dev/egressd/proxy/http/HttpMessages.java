@@ -3,6 +3,7 @@ package dev.egressd.proxy.http;
 import dev.egressd.audit.JsonText;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
+import dev.egressd.policy.Destination;
 import dev.egressd.proxy.tunnel.UpstreamFailure;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -12,6 +13,7 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
@@ -151,4 +153,31 @@ final class HttpMessages {
     headers.remove(HttpHeaderNames.UPGRADE);
   }
 
+
+  /**
+   * Turns an allowed request's head into what goes to the origin: origin-form target, no hop-by-hop headers except
+   * an upgrade the policy allowed, a {@code Host} if there was none, and no {@code Expect}.
+   *
+   * @return whether the client expects {@code 100 Continue}, which the proxy then answers itself
+   */
+  static boolean prepareRequestHead(HttpRequest request, RequestTarget target, boolean upgrade) {
+    request.setUri(target.originForm());
+    String upgradeTo = upgrade ? request.headers().get(HttpHeaderNames.UPGRADE) : null;
+    stripHopByHop(request.headers());
+    if (upgradeTo != null) {
+      // The policy allowed the upgrade (full mode), so it is the one hop-by-hop header pair we pass on.
+      request.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+      request.headers().set(HttpHeaderNames.UPGRADE, upgradeTo);
+    }
+    Destination destination = target.destination();
+    if (!request.headers().contains(HttpHeaderNames.HOST)) {
+      request.headers().set(HttpHeaderNames.HOST,
+          destination.port() == 80 ? destination.host().authorityForm() : destination.authority());
+    }
+    boolean expectsContinue = HttpUtil.is100ContinueExpected(request);
+    if (expectsContinue) {
+      request.headers().remove(HttpHeaderNames.EXPECT);
+    }
+    return expectsContinue;
+  }
 }

@@ -3,31 +3,23 @@ package dev.egressd.proxy.http;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.ProxyServer;
-import dev.egressd.proxy.tunnel.TunnelInterceptor;
-import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.internal.IdleTimeouts;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 
 /** Builds the client-side pipeline of the HTTP proxy listener; the order is documented in {@link PipelineNames}. */
 public final class HttpProxyInitializer extends ChannelInitializer<Channel> {
-  private final UpstreamConnector connector;
+  private final TunnelEstablisher establisher;
   private final ProxyOptions options;
-  private final TunnelInterceptor interceptor;
 
-  /**
-   * Creates an initializer sharing one connector across connections.
-   *
-   * @param interceptor takes over tunnels the policy says to intercept, or null when interception is off
-   */
-  public HttpProxyInitializer(UpstreamConnector connector, ProxyOptions options, TunnelInterceptor interceptor) {
-    this.connector = Objects.requireNonNull(connector, "connector");
+  /** Creates an initializer sharing one connection path across connections. */
+  public HttpProxyInitializer(TunnelEstablisher establisher, ProxyOptions options) {
+    this.establisher = Objects.requireNonNull(establisher, "establisher");
     this.options = Objects.requireNonNull(options, "options");
-    this.interceptor = interceptor;
   }
 
   @Override
@@ -39,10 +31,9 @@ public final class HttpProxyInitializer extends ChannelInitializer<Channel> {
       return;
     }
     ch.pipeline()
-        .addLast(PipelineNames.IDLE_TIMEOUT,
-            new IdleStateHandler(0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS))
+        .addLast(PipelineNames.IDLE_TIMEOUT, IdleTimeouts.handler(options.idleTimeout()))
         .addLast(PipelineNames.HTTP_CODEC, serverCodec(options))
-        .addLast(PipelineNames.HTTP_PROXY, new HttpProxyHandler(connector, options, interceptor, null));
+        .addLast(PipelineNames.HTTP_PROXY, new HttpProxyHandler(establisher, options, RequestRules.PLAIN));
   }
 
   /** The request parser with tight limits, strict header validation and no duplicate Content-Length. */

@@ -4,7 +4,7 @@ import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Destination;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.ProxyOptions;
-import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.SslContext;
@@ -53,10 +53,10 @@ public final class InterceptedHttp {
    * Appends the HTTP codec and request handler to {@code pipeline}, behind the handler that terminates the client's
    * TLS. Reading starts at once if the channel is active.
    */
-  public static void install(ChannelPipeline pipeline, UpstreamConnector connector, ProxyOptions options,
+  public static void install(ChannelPipeline pipeline, TunnelEstablisher establisher, ProxyOptions options,
       Tunnel tunnel) {
     Objects.requireNonNull(tunnel, "tunnel");
     pipeline.addLast(PipelineNames.HTTP_CODEC, HttpProxyInitializer.serverCodec(options));
-    pipeline.addLast(PipelineNames.HTTP_PROXY, new HttpProxyHandler(connector, options, null, tunnel));
+    pipeline.addLast(PipelineNames.HTTP_PROXY, new HttpProxyHandler(establisher, options, RequestRules.inTunnel(tunnel)));
   }
 }

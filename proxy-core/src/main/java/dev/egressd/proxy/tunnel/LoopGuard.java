@@ -2,6 +2,7 @@ package dev.egressd.proxy.tunnel;
 
 import dev.egressd.policy.HostAddresses;
 import dev.egressd.policy.IpAddress;
+import dev.egressd.policy.ProxyListeners;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -13,7 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * looping through the proxy until file descriptors run out. Only reachable with {@code allow_local_binding = true}
  * or an explicit loopback rule, but then a single request would be enough.
  */
-public final class LoopGuard {
+public final class LoopGuard implements ProxyListeners {
   /** A guard that knows no listeners ({@code check}, tests). */
   public static final LoopGuard NONE = new LoopGuard(HostAddresses.NONE);
 
@@ -38,7 +39,8 @@ public final class LoopGuard {
   }
 
   /** True when connecting to {@code address:port} would reach one of our own listeners. */
-  public boolean isSelf(IpAddress address, int port) {
+  @Override
+  public boolean isListener(IpAddress address, int port) {
     for (InetSocketAddress listener : listeners) {
       if (listener.getPort() != port) {
         continue;

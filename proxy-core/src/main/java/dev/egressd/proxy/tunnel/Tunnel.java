@@ -9,6 +9,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import java.time.Clock;
 import java.time.Instant;
+import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
 import java.util.Queue;
 
@@ -68,9 +69,16 @@ public final class Tunnel {
   }
 
   /** As {@link #handOver}, but to the interception stage, which connects every inner request itself. */
-  public static void handOver(Channel client, Vetting.Approved tunnel, TunnelInterceptor interceptor,
-      Queue<Object> early, String... frontEndHandlers) {
-    interceptor.intercept(client, tunnel, detach(client, early, frontEndHandlers));
+  static void handOver(Channel client, Vetting.Approved tunnel, TunnelInterceptor interceptor,
+      TunnelEstablisher establisher, Queue<Object> early, String... frontEndHandlers) {
+    interceptor.intercept(client, tunnel, establisher, detach(client, early, frontEndHandlers));
+  }
+
+  /** Releases what a front end queued for a tunnel that will not start (refused, failed, or the client left). */
+  public static void releaseAll(Queue<Object> early) {
+    for (Object msg; (msg = early.poll()) != null; ) {
+      ReferenceCountUtil.release(msg);
+    }
   }
 
   private static Queue<Object> detach(Channel client, Queue<Object> early, String... frontEndHandlers) {

@@ -1,14 +1,10 @@
 package dev.egressd.proxy.tunnel;
 
-import dev.egressd.audit.AuditEvent;
 import dev.egressd.audit.AuditSink;
 import dev.egressd.audit.ProxyMetrics;
-import dev.egressd.policy.AccessRequest;
-import dev.egressd.policy.Decision;
+import dev.egressd.policy.HostName;
 import dev.egressd.policy.IpAddress;
 import dev.egressd.policy.PolicyEngine;
-import dev.egressd.policy.PolicySource;
-import dev.egressd.policy.Reason;
 import dev.egressd.proxy.dns.Resolver;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -38,14 +34,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * Decides, resolves, vets and connects: the one path every front end (HTTP forwarding, CONNECT, SOCKS5) and the
- * {@code check} command use, so they cannot disagree.
+ * The network side of the connection path: resolves names the policy allowed (with a timeout, never for a refused
+ * name) and dials vetted addresses directly. {@link TunnelEstablisher} decides, vets and audits around it; this class
+ * makes no decision and records no audit event.
  *
- * <p>Resolution happens only after {@link PolicyEngine#decide} allowed the name, every answer is vetted, and the
- * connection goes to a vetted address through a {@link Bootstrap} that cannot resolve again
- * ({@link NoopAddressResolverGroup}). Exactly one {@link AuditEvent.PolicyDecision} is recorded per vetting.
+ * <p>Connections go to a vetted address through a {@link Bootstrap} that cannot resolve again
+ * ({@link NoopAddressResolverGroup}), so the address dialled is the address that was checked.
  */
-public final class UpstreamConnector {
+public final class UpstreamConnector implements Dialer {
   private final Supplier<PolicyEngine> engine;
   private final RecvByteBufAllocator readAllocator;
   private final Resolver resolver;
@@ -96,7 +92,7 @@ public final class UpstreamConnector {
     return engine.get();
   }
 
-  /** The sink this connector records to, for front ends that record their own events. */
+  /** The sink the connection path records to. */
   public AuditSink audit() {
     return audit;
   }
@@ -106,40 +102,41 @@ public final class UpstreamConnector {
     return clock;
   }
 
-  /** Records a decision made outside {@link #vet} (for example a malformed or unsupported request). */
-  public void recordDecision(AccessRequest request, Decision decision) {
-    audit.record(new AuditEvent.PolicyDecision(clock.instant(), request, decision));
+  /** The proxy's own listeners, which the engine refuses to dial. */
+  public LoopGuard loopGuard() {
+    return loopGuard;
   }
 
-  /** Decides {@code request}, resolves it if allowed, and vets the answers. Completes on {@code executor}. */
-  public Future<Vetting> vet(AccessRequest request, EventExecutor executor) {
-    Promise<Vetting> result = executor.newPromise();
-    PolicyEngine current = engine.get();
-    Decision decision = current.decide(request);
-    if (!decision.allowed()) {
-      return finish(result, new Vetting.Refused(request, decision));
-    }
-    Optional<List<IpAddress>> literal = current.literalAddresses(request.destination().host());
+  /**
+   * The addresses of {@code host}: those {@link PolicyEngine#literalAddresses} gives without DNS, else a lookup
+   * bounded by the resolve timeout. Call only for a host the policy allowed. Fails with an
+   * {@link UpstreamException} ({@link UpstreamFailure#DNS_FAILURE} or {@link UpstreamFailure#DNS_TIMEOUT}) whose
+   * message is the resolver's; completes on {@code executor}.
+   */
+  public Future<List<IpAddress>> addresses(PolicyEngine current, HostName host, EventExecutor executor) {
+    Optional<List<IpAddress>> literal = current.literalAddresses(host);
     if (literal.isPresent()) {
-      return finish(result, vetted(current, request, decision, literal.get()));
+      return executor.newSucceededFuture(literal.get());
     }
+    Promise<List<IpAddress>> result = executor.newPromise();
     Promise<List<IpAddress>> lookup = executor.newPromise();
     Future<?> timeout = executor.schedule(() -> lookup.tryFailure(new DnsTimeoutException()),
         resolveTimeout.toMillis(), TimeUnit.MILLISECONDS);
     long lookupStarted = System.nanoTime();
     lookup.addListener(f -> {
       timeout.cancel(false);
-      metrics.dnsLookup(System.nanoTime() - lookupStarted, f.isSuccess() && !lookup.getNow().isEmpty());
-      if (f.isSuccess() && !lookup.getNow().isEmpty()) {
-        finish(result, vetted(current, request, decision, lookup.getNow()));
+      boolean found = f.isSuccess() && !lookup.getNow().isEmpty();
+      metrics.dnsLookup(System.nanoTime() - lookupStarted, found);
+      if (found) {
+        result.trySuccess(lookup.getNow());
       } else {
-        boolean timedOut = f.cause() instanceof DnsTimeoutException;
-        String detail = f.cause() == null ? "no addresses" : String.valueOf(f.cause().getMessage());
-        finish(result, new Vetting.Unresolved(request,
-            timedOut ? UpstreamFailure.DNS_TIMEOUT : UpstreamFailure.DNS_FAILURE, detail));
+        UpstreamFailure failure = f.cause() instanceof DnsTimeoutException ? UpstreamFailure.DNS_TIMEOUT
+            : UpstreamFailure.DNS_FAILURE;
+        result.tryFailure(new UpstreamException(failure, f.cause() == null ? new UnknownHostException("no addresses")
+            : f.cause()));
       }
     });
-    resolver.resolve(request.destination().host(), lookup);
+    resolver.resolve(host, lookup);
     return result;
   }
 
@@ -147,8 +144,9 @@ public final class UpstreamConnector {
    * Connects to the first reachable vetted address, trying them in order, on {@code loop} (the client's loop, so
    * both sides of a connection share one thread). The new channel has auto-read off.
    */
-  public Future<Channel> connect(Vetting.Approved target, EventLoop loop, ChannelHandler initializer) {
-    Promise<Channel> result = loop.newPromise();
+  @Override
+  public Future<Connection> dial(Vetting.Approved target, EventLoop loop, ChannelHandler initializer) {
+    Promise<Connection> result = loop.newPromise();
     Bootstrap bootstrap = new Bootstrap()
         .group(loop)
         .channel(channelType)
@@ -192,60 +190,25 @@ public final class UpstreamConnector {
     return upstreams.close();
   }
 
-  /** Records that an allowed request failed upstream. */
-  public void recordFailure(AccessRequest request, UpstreamFailure failure) {
-    audit.record(new AuditEvent.UpstreamFailure(clock.instant(), request, failure.code()));
-  }
-
   private void attempt(Bootstrap bootstrap, Vetting.Approved target, int index, Throwable last,
-      Promise<Channel> result) {
+      Promise<Connection> result) {
     if (index >= target.addresses().size()) {
       result.tryFailure(last);
       return;
     }
-    InetSocketAddress address = new InetSocketAddress(
-        target.addresses().get(index).toInetAddress(), target.request().destination().port());
+    IpAddress vetted = target.addresses().get(index);
+    InetSocketAddress address = new InetSocketAddress(vetted.toInetAddress(), target.request().destination().port());
     ChannelFuture connect = bootstrap.connect(address);
     upstreams.add(connect.channel()); // leaves the group when it closes
     connect.addListener(f -> {
       if (f.isSuccess()) {
-        if (!result.trySuccess(connect.channel())) {
+        if (!result.trySuccess(new Connection(connect.channel(), vetted))) {
           connect.channel().close(); // the client went away meanwhile
         }
       } else {
         attempt(bootstrap, target, index + 1, f.cause(), result);
       }
     });
-  }
-
-  private static Decision decisionOf(Vetting vetting) {
-    return vetting instanceof Vetting.Refused refused ? refused.decision()
-        : vetting instanceof Vetting.Approved approved ? approved.decision() : null;
-  }
-
-  private Future<Vetting> finish(Promise<Vetting> result, Vetting vetting) {
-    Decision decision = decisionOf(vetting);
-    if (decision != null) {
-      recordDecision(vetting.request(), decision);
-    } else {
-      recordFailure(vetting.request(), ((Vetting.Unresolved) vetting).failure());
-    }
-    result.trySuccess(vetting);
-    return result;
-  }
-
-  private Vetting vetted(PolicyEngine engine, AccessRequest request, Decision allowed, List<IpAddress> addresses) {
-    Decision vetted = engine.vet(request, allowed, addresses);
-    if (!vetted.allowed()) {
-      return new Vetting.Refused(request, vetted);
-    }
-    for (IpAddress address : addresses) {
-      if (loopGuard.isSelf(address, request.destination().port())) {
-        return new Vetting.Refused(request, Decision.deny(Reason.PROXY_LOOP, PolicySource.PROXY_STATE, null,
-            request.destination().authority() + " is egressd's own listener."));
-      }
-    }
-    return new Vetting.Approved(request, vetted, addresses, engine.intercepts(request));
   }
 
   private static final class DnsTimeoutException extends UnknownHostException {

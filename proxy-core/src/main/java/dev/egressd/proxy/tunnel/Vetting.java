@@ -3,7 +3,9 @@ package dev.egressd.proxy.tunnel;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.IpAddress;
+import dev.egressd.policy.TunnelTerms;
 import java.util.List;
+import java.util.Objects;
 
 /** The outcome of deciding, resolving and vetting one request, before any upstream connection. */
 public sealed interface Vetting {
@@ -24,13 +26,20 @@ public sealed interface Vetting {
    * @param request what was asked
    * @param decision the allow
    * @param addresses the vetted addresses, to be dialled in order and never re-resolved
-   * @param intercept for a tunnel: whether its TLS is to be terminated and every inner request checked
+   * @param terms for a tunnel: what it may carry (interception, opaque bytes), fixed by the policy that approved it;
+   *     {@link TunnelTerms#BLIND} for everything else
    */
-  record Approved(AccessRequest request, Decision decision, List<IpAddress> addresses, boolean intercept)
+  record Approved(AccessRequest request, Decision decision, List<IpAddress> addresses, TunnelTerms terms)
       implements Vetting {
     /** Copies the address list. */
     public Approved {
       addresses = List.copyOf(addresses);
+      Objects.requireNonNull(terms, "terms");
+    }
+
+    /** Whether the tunnel's TLS is to be terminated and every inner request decided. */
+    public boolean intercept() {
+      return terms.intercept();
     }
   }
 

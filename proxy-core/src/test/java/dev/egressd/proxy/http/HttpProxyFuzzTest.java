@@ -15,6 +15,7 @@ import dev.egressd.proxy.testing.FakeResolver;
 import dev.egressd.proxy.testing.RecordingAuditSink;
 import dev.egressd.proxy.testing.TrackingAllocator;
 import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
@@ -73,7 +74,8 @@ class HttpProxyFuzzTest {
     ProxyOptions options = ProxyOptions.builder().maxHeaderSize(2048).build();
     UpstreamConnector connector = new UpstreamConnector(() -> DENY_ALL, resolver, audit, NioSocketChannel.class,
         options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
-    EmbeddedChannel channel = new EmbeddedChannel(false, false, new HttpProxyInitializer(connector, options, null));
+    EmbeddedChannel channel = new EmbeddedChannel(false, false, new HttpProxyInitializer(
+        new TunnelEstablisher(connector, null, options.idleTimeout()), options));
     channel.config().setAllocator(allocator);
     channel.register();
     // Sees the proxy's responses before the codec turns them into bytes.

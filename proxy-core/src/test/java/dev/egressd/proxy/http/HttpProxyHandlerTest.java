@@ -13,6 +13,7 @@ import dev.egressd.proxy.testing.FakeResolver;
 import dev.egressd.proxy.testing.RecordingAuditSink;
 import dev.egressd.proxy.testing.TestPolicies;
 import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -44,7 +45,8 @@ class HttpProxyHandlerTest {
     ProxyOptions options = ProxyOptions.builder().maxHeaderSize(2048).build();
     UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
         options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
-    channel = new EmbeddedChannel(new HttpProxyInitializer(connector, options, null));
+    channel = new EmbeddedChannel(new HttpProxyInitializer(
+        new TunnelEstablisher(connector, null, options.idleTimeout()), options));
     return channel;
   }
 
@@ -116,7 +118,7 @@ class HttpProxyHandlerTest {
     String response = exchange("GET http://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\n\r\n");
     assertThat(response).startsWith("HTTP/1.1 502").contains("x-proxy-error: dns-failure")
         .contains("could not resolve host");
-    assertThat(audit.events()).singleElement().isInstanceOf(AuditEvent.UpstreamFailure.class);
+    assertThat(audit.events()).singleElement().isInstanceOf(AuditEvent.UpstreamFailed.class);
   }
 
   @Test

@@ -3,7 +3,7 @@ package dev.egressd.proxy.mitm;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.tunnel.TunnelInterceptor;
-import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.SslContext;
@@ -23,16 +23,13 @@ import org.slf4j.LoggerFactory;
 public final class MitmStage implements TunnelInterceptor {
   private static final Logger log = LoggerFactory.getLogger(MitmStage.class);
 
-  private final UpstreamConnector connector;
   private final ProxyOptions proxyOptions;
   private final LeafMinter minter;
   private final SslContext upstreamTls;
   private final MitmOptions options;
   private final AtomicInteger openTunnels = new AtomicInteger();
 
-  private MitmStage(UpstreamConnector connector, ProxyOptions proxyOptions, LeafMinter minter,
-      SslContext upstreamTls, MitmOptions options) {
-    this.connector = connector;
+  private MitmStage(ProxyOptions proxyOptions, LeafMinter minter, SslContext upstreamTls, MitmOptions options) {
     this.proxyOptions = proxyOptions;
     this.minter = minter;
     this.upstreamTls = upstreamTls;
@@ -51,11 +48,11 @@ public final class MitmStage implements TunnelInterceptor {
     if (!upstreamTls.isClient()) {
       throw new IllegalArgumentException("upstreamTls: a server context (expected: a client context)");
     }
-    return (connector, proxyOptions) -> new MitmStage(connector, proxyOptions, minter, upstreamTls, options);
+    return proxyOptions -> new MitmStage(proxyOptions, minter, upstreamTls, options);
   }
 
   @Override
-  public void intercept(Channel client, Vetting.Approved tunnel, Queue<Object> early) {
+  public void intercept(Channel client, Vetting.Approved tunnel, TunnelEstablisher establisher, Queue<Object> early) {
     if (openTunnels.incrementAndGet() > options.maxTunnels()) {
       openTunnels.decrementAndGet();
       log.warn("closing tunnel {} from {}: {} intercepted tunnels are open (the maximum)",
@@ -65,7 +62,7 @@ public final class MitmStage implements TunnelInterceptor {
       return;
     }
     client.closeFuture().addListener(f -> openTunnels.decrementAndGet());
-    client.pipeline().addLast(PipelineNames.TLS_DETECT, new TlsDetectHandler(this, tunnel));
+    client.pipeline().addLast(PipelineNames.TLS_DETECT, new TlsDetectHandler(this, establisher, tunnel));
     for (Object msg; (msg = early.poll()) != null; ) {
       client.pipeline().fireChannelRead(msg);
     }
@@ -75,10 +72,6 @@ public final class MitmStage implements TunnelInterceptor {
   /** Intercepted tunnels open now. */
   public int openTunnels() {
     return openTunnels.get();
-  }
-
-  UpstreamConnector connector() {
-    return connector;
   }
 
   ProxyOptions proxyOptions() {

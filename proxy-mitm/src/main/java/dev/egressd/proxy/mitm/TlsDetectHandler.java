@@ -1,33 +1,33 @@
 package dev.egressd.proxy.mitm;
 
-import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.HostName;
 import dev.egressd.policy.InvalidHostException;
-import dev.egressd.policy.PolicySource;
 import dev.egressd.policy.Protocol;
-import dev.egressd.policy.Reason;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.http.InterceptedHttp;
 import dev.egressd.proxy.internal.DrainEvent;
-import dev.egressd.proxy.tunnel.Tunnel;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
+import dev.egressd.proxy.tunnel.TunnelResponder;
+import dev.egressd.proxy.tunnel.UpstreamFailure;
 import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AsyncMapping;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLHandshakeException;
 import org.slf4j.Logger;
@@ -46,12 +46,14 @@ final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
   private static final int TLS_HANDSHAKE_RECORD = 0x16;
 
   private final MitmStage stage;
+  private final TunnelEstablisher establisher;
   private final Vetting.Approved tunnel;
   private CompositeByteBuf first;
   private ScheduledFuture<?> deadline;
 
-  TlsDetectHandler(MitmStage stage, Vetting.Approved tunnel) {
+  TlsDetectHandler(MitmStage stage, TunnelEstablisher establisher, Vetting.Approved tunnel) {
     this.stage = stage;
+    this.establisher = establisher;
     this.tunnel = tunnel;
   }
 
@@ -91,7 +93,7 @@ final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
     SniHandler sni = new SniHandler(new LeafMapping(ctx.channel()), 16 * 1024,
         stage.options().handshakeTimeout().toMillis());
     ctx.pipeline().addAfter(ctx.name(), PipelineNames.CLIENT_TLS, sni);
-    InterceptedHttp.install(ctx.pipeline(), stage.connector(), stage.proxyOptions(),
+    InterceptedHttp.install(ctx.pipeline(), establisher, stage.proxyOptions(),
         new InterceptedHttp.Tunnel(tunnel.request(), stage.upstreamTls()));
     ByteBuf hello = first;
     first = null;
@@ -114,8 +116,8 @@ final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
       if (serverName != null && !sameHost(serverName, host)) {
         if (!refused) {
           refused = true;
-          record(Reason.HOST_MISMATCH, PolicySource.BASELINE_POLICY, "TLS server name " + serverName
-              + " is not the tunnel's host " + host.value() + ".");
+          record(establisher.currentEngine().hostMismatch("TLS server name " + serverName
+              + " is not the tunnel's host " + host.value() + "."));
         }
         client.close();
         return promise.setFailure(new SSLHandshakeException("SNI " + serverName + " does not match " + host));
@@ -138,41 +140,45 @@ final class TlsDetectHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * Not TLS: refused when the policy that approved the tunnel said so (limited mode, where nothing could check
+   * methods), else dialled and relayed as an opaque tunnel through the shared path, which audits a failed dial.
+   */
   private void opaque(ChannelHandlerContext ctx) {
-    if (stage.connector().currentEngine().policy().mode() == AccessMode.LIMITED) {
-      record(Reason.OPAQUE_TUNNEL, PolicySource.MODE_GUARD, "The client sent something other than TLS into a"
-          + " tunnel that limited mode must inspect.");
+    Optional<Decision> refusal = tunnel.terms().opaqueRefusal();
+    if (refusal.isPresent()) {
+      record(refusal.get());
       release();
       ctx.close();
       return;
     }
-    stage.connector().connect(tunnel, ctx.channel().eventLoop(), new ChannelInitializer<>() {
-      @Override
-      protected void initChannel(Channel ch) {
-        ch.pipeline().addLast(PipelineNames.IDLE_TIMEOUT, new IdleStateHandler(0, 0,
-            stage.proxyOptions().idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-      }
-    }).addListener(f -> {
-      if (!f.isSuccess() || !ctx.channel().isActive()) {
-        release();
-        ctx.close();
-        if (f.isSuccess()) {
-          ((Channel) f.getNow()).close();
-        }
-        return;
-      }
-      ArrayDeque<Object> early = new ArrayDeque<>();
-      early.add(first);
-      first = null;
-      Tunnel.handOver(ctx.channel(), (Channel) f.getNow(), tunnel.request(), stage.connector().audit(),
-          stage.connector().clock(), early, PipelineNames.TLS_DETECT);
-    });
+    ArrayDeque<Object> early = new ArrayDeque<>();
+    early.add(first);
+    first = null;
+    establisher.relay(ctx.channel(), tunnel, new OpaqueResponder(ctx), early, PipelineNames.TLS_DETECT);
   }
 
-  private void record(Reason reason, PolicySource source, String hint) {
-    AccessRequest inner = AccessRequest.of(tunnel.request().destination(), Protocol.HTTPS, null,
-        tunnel.request().client());
-    stage.connector().recordDecision(inner, Decision.deny(reason, source, null, hint));
+  /** The client was told the tunnel is open when it was approved: there is nothing left to answer, only to close. */
+  private record OpaqueResponder(ChannelHandlerContext ctx) implements TunnelResponder {
+    @Override
+    public ChannelFuture success(InetSocketAddress bound) {
+      return ctx.newSucceededFuture();
+    }
+
+    @Override
+    public void refused(Decision decision) {
+      ctx.close();
+    }
+
+    @Override
+    public void failed(UpstreamFailure failure, String subject) {
+      ctx.close();
+    }
+  }
+
+  private void record(Decision decision) {
+    AccessRequest opened = tunnel.request();
+    establisher.recordDecision(opened.inner(opened.destination(), Protocol.HTTPS, null, false), decision);
   }
 
   private void release() {

@@ -241,7 +241,7 @@ class MitmStageTest {
           .startsWith("HTTP/1.1 502").contains("x-proxy-error: upstream-tls-failure");
     }
     assertThat(originRequests).hasValue(0);
-    assertThat(audit.events()).last().isInstanceOf(AuditEvent.UpstreamFailure.class);
+    assertThat(audit.events()).last().isInstanceOf(AuditEvent.UpstreamFailed.class);
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.egressd.proxy.socks5;
 
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
 import dev.egressd.policy.Destination;
 import dev.egressd.policy.HostName;
 import dev.egressd.policy.InvalidHostException;
@@ -9,19 +10,18 @@ import dev.egressd.policy.Reason;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.ProxyServer;
+import dev.egressd.proxy.internal.ClientConnections;
 import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.tunnel.Tunnel;
-import dev.egressd.proxy.tunnel.TunnelInterceptor;
-import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
+import dev.egressd.proxy.tunnel.TunnelResponder;
 import dev.egressd.proxy.tunnel.UpstreamFailure;
-import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
 import io.netty.handler.codec.socksx.v5.Socks5AddressType;
@@ -29,9 +29,7 @@ import io.netty.handler.codec.socksx.v5.Socks5CommandRequest;
 import io.netty.handler.codec.socksx.v5.Socks5CommandStatus;
 import io.netty.handler.codec.socksx.v5.Socks5CommandType;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -42,8 +40,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Carries out one SOCKS5 command. CONNECT goes through the same {@link UpstreamConnector} as an HTTP CONNECT
- * (protocol {@code socks5_tcp}) and ends in a {@link Tunnel}; UDP ASSOCIATE starts a {@link Socks5UdpRelayHandler}
+ * Carries out one SOCKS5 command. CONNECT goes through the same {@link TunnelEstablisher} as an HTTP CONNECT
+ * (protocol {@code socks5_tcp}) and ends in a tunnel; UDP ASSOCIATE starts a {@link Socks5UdpRelayHandler}
  * and keeps the control connection open until either ends; BIND is refused (0x07).
  *
  * <p>Reply codes: policy refusal 0x02, network unreachable 0x03, host unreachable or DNS failure 0x04, connection
@@ -53,8 +51,8 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(Socks5CommandHandler.class);
 
   /** What every command needs, shared by all connections of a listener. */
-  record Settings(UpstreamConnector connector, ProxyOptions options, Socks5Options socks,
-      Class<? extends DatagramChannel> datagramChannelType, TunnelInterceptor interceptor) {}
+  record Settings(TunnelEstablisher establisher, ProxyOptions options, Socks5Options socks,
+      Class<? extends DatagramChannel> datagramChannelType) {}
 
   private enum State { AWAITING_COMMAND, CONNECTING, ASSOCIATED, CLOSING }
 
@@ -98,13 +96,13 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
   private void onCommand(Socks5CommandRequest command) {
     if (command.decoderResult().isFailure()) {
       String cause = String.valueOf(command.decoderResult().cause().getMessage());
-      log.info("SOCKS5 request from {} rejected: {}", client(ctx.channel()), cause);
+      log.info("SOCKS5 request from {} rejected: {}", ClientConnections.label(ctx.channel()), cause);
       replyAndClose(cause.contains("address type") ? Socks5CommandStatus.ADDRESS_UNSUPPORTED
           : Socks5CommandStatus.FAILURE);
       return;
     }
     if (ProxyServer.overConnectionLimit(ctx.channel())) {
-      log.info("SOCKS5 request from {} refused: the connection limit is reached", client(ctx.channel()));
+      log.info("SOCKS5 request from {} refused: the connection limit is reached", ClientConnections.label(ctx.channel()));
       replyAndClose(Socks5CommandStatus.FAILURE);
       return;
     }
@@ -124,73 +122,44 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
     try {
       destination = new Destination(HostName.parse(command.dstAddr()), command.dstPort());
     } catch (IllegalArgumentException e) { // includes InvalidHostException
-      log.info("SOCKS5 CONNECT from {} rejected: {}", client(ctx.channel()), e.getMessage());
+      log.info("SOCKS5 CONNECT from {} rejected: {}", ClientConnections.label(ctx.channel()), e.getMessage());
       replyAndClose(Socks5CommandStatus.FAILURE);
       return;
     }
-    request = AccessRequest.of(destination, Protocol.SOCKS5_TCP, null, client(ctx.channel()));
+    request = ClientConnections.request(ctx.channel(), destination, Protocol.SOCKS5_TCP, null, false);
     state = State.CONNECTING;
     ctx.pipeline().remove(PipelineNames.SOCKS5_DECODER); // from here on the client speaks the tunnelled protocol
-    settings.connector().vet(request, ctx.executor()).addListener(f -> onVetted((Vetting) f.getNow(), command));
+    settings.establisher().establish(ctx.channel(), request, new Responder(command.dstAddrType()), early,
+        PipelineNames.SOCKS5_ENCODER, PipelineNames.SOCKS5_COMMAND);
   }
 
-  private void onVetted(Vetting vetting, Socks5CommandRequest command) {
-    if (state != State.CONNECTING) {
-      return;
+  /** Puts the outcome of a CONNECT on the wire as a SOCKS5 reply. */
+  private final class Responder implements TunnelResponder {
+    private final Socks5AddressType askedFor;
+
+    Responder(Socks5AddressType askedFor) {
+      this.askedFor = askedFor;
     }
-    if (vetting instanceof Vetting.Refused refused) {
-      if (refused.decision().reason() == Reason.NOT_ALLOWED && command.dstAddrType() != Socks5AddressType.DOMAIN) {
+
+    /** For an intercepted tunnel the bound address is {@code 0.0.0.0:0}, as the reference replies. */
+    @Override
+    public ChannelFuture success(InetSocketAddress bound) {
+      return ctx.writeAndFlush(Socks5CommandHandler.success(bound));
+    }
+
+    @Override
+    public void refused(Decision decision) {
+      if (decision.reason() == Reason.NOT_ALLOWED && askedFor != Socks5AddressType.DOMAIN) {
         log.info("SOCKS5 client {} asked for the address {} rather than a name; host rules cannot match it: use"
             + " socks5h so the proxy sees the host name", request.client(), request.destination());
       }
       replyAndClose(Socks5CommandStatus.FORBIDDEN);
-    } else if (vetting instanceof Vetting.Unresolved) {
-      replyAndClose(Socks5CommandStatus.HOST_UNREACHABLE);
-    } else if (((Vetting.Approved) vetting).intercept() && settings.interceptor() != null) {
-      intercept((Vetting.Approved) vetting);
-    } else {
-      settings.connector().connect((Vetting.Approved) vetting, ctx.channel().eventLoop(), new ChannelInitializer<>() {
-        @Override
-        protected void initChannel(Channel ch) {
-          ch.pipeline().addLast(PipelineNames.IDLE_TIMEOUT, idleHandler());
-        }
-      }).addListener(this::onConnected);
     }
-  }
 
-  private void onConnected(Future<?> connect) {
-    if (!connect.isSuccess()) {
-      UpstreamFailure failure = UpstreamConnector.classify(connect.cause());
-      settings.connector().recordFailure(request, failure);
+    @Override
+    public void failed(UpstreamFailure failure, String subject) {
       replyAndClose(statusFor(failure));
-      return;
     }
-    Channel upstream = (Channel) connect.getNow();
-    if (state != State.CONNECTING) {
-      upstream.close();
-      return;
-    }
-    ctx.writeAndFlush(success(upstream.localAddress())).addListener((ChannelFutureListener) f -> {
-      if (f.isSuccess()) {
-        Tunnel.handOver(ctx.channel(), upstream, request, settings.connector().audit(),
-            settings.connector().clock(), early, PipelineNames.SOCKS5_ENCODER, PipelineNames.SOCKS5_COMMAND);
-      } else {
-        upstream.close();
-      }
-    });
-  }
-
-  /**
-   * Replies success without connecting (as the reference does, with {@code 0.0.0.0:0} as the bound address): the
-   * interception stage decides and connects every inner request on its own.
-   */
-  private void intercept(Vetting.Approved tunnel) {
-    ctx.writeAndFlush(success(new InetSocketAddress("0.0.0.0", 0))).addListener((ChannelFutureListener) f -> {
-      if (f.isSuccess()) {
-        Tunnel.handOver(ctx.channel(), tunnel, settings.interceptor(), early, PipelineNames.SOCKS5_ENCODER,
-            PipelineNames.SOCKS5_COMMAND);
-      }
-    });
   }
 
   /** Maps an upstream failure to its RFC 1928 reply code. */
@@ -227,7 +196,7 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
         new InetSocketAddress(local.getAddress(), 0));
     bind.addListener(f -> {
       if (!f.isSuccess()) {
-        log.info("SOCKS5 UDP relay for {} could not bind: {}", client(control), f.cause().toString());
+        log.info("SOCKS5 UDP relay for {} could not bind: {}", ClientConnections.label(control), f.cause().toString());
         replyAndClose(Socks5CommandStatus.FAILURE);
         return;
       }
@@ -250,28 +219,13 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void replyAndClose(Socks5CommandStatus status) {
+    if (state == State.CLOSING) {
+      return;
+    }
     state = State.CLOSING;
-    releaseEarly();
+    Tunnel.releaseAll(early);
     ctx.writeAndFlush(new DefaultSocks5CommandResponse(status, Socks5AddressType.IPv4))
         .addListener(ChannelFutureListener.CLOSE);
-  }
-
-  private IdleStateHandler idleHandler() {
-    return new IdleStateHandler(0, 0, settings.options().idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
-  }
-
-  private void releaseEarly() {
-    for (Object msg; (msg = early.poll()) != null; ) {
-      ReferenceCountUtil.release(msg);
-    }
-  }
-
-  /** {@code ip:port} of a channel's peer, or {@code unknown}. */
-  static String client(Channel channel) {
-    return channel.remoteAddress() instanceof InetSocketAddress address
-        ? HostName.of(dev.egressd.policy.IpAddress.of(address.getAddress())).authorityForm() + ":"
-            + address.getPort()
-        : channel.localAddress() instanceof InetSocketAddress ? "unknown" : "unix-socket";
   }
 
   @Override
@@ -291,7 +245,7 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     state = State.CLOSING;
-    releaseEarly();
+    Tunnel.releaseAll(early);
     if (deadline != null) {
       deadline.cancel(false);
     }
@@ -300,7 +254,7 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
-    releaseEarly();
+    Tunnel.releaseAll(early);
     if (deadline != null) {
       deadline.cancel(false);
     }
@@ -308,7 +262,7 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("SOCKS5 connection {} failed: {}", client(ctx.channel()), cause.toString());
+    log.debug("SOCKS5 connection {} failed: {}", ClientConnections.label(ctx.channel()), cause.toString());
     state = State.CLOSING;
     ctx.close();
   }

@@ -1,6 +1,7 @@
 package dev.egressd.proxy.socks5;
 
 import dev.egressd.proxy.PipelineNames;
+import dev.egressd.proxy.internal.ClientConnections;
 import dev.egressd.proxy.internal.DrainEvent;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -39,7 +40,7 @@ final class Socks5HandshakeHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     deadline = ctx.executor().schedule(() -> {
-      log.debug("closing {}: SOCKS5 handshake not finished in time", Socks5CommandHandler.client(ctx.channel()));
+      log.debug("closing {}: SOCKS5 handshake not finished in time", ClientConnections.label(ctx.channel()));
       ctx.close();
     }, settings.options().requestHeadTimeout().toMillis(), TimeUnit.MILLISECONDS);
     ctx.read();
@@ -61,7 +62,7 @@ final class Socks5HandshakeHandler extends ChannelInboundHandlerAdapter {
 
   private void onInitial(ChannelHandlerContext ctx, Socks5InitialRequest initial) {
     if (initial.decoderResult().isFailure()) {
-      log.info("closing {}: not a SOCKS5 client ({})", Socks5CommandHandler.client(ctx.channel()),
+      log.info("closing {}: not a SOCKS5 client ({})", ClientConnections.label(ctx.channel()),
           initial.decoderResult().cause().getMessage());
       ctx.close();
       return;
@@ -69,7 +70,7 @@ final class Socks5HandshakeHandler extends ChannelInboundHandlerAdapter {
     Socks5AuthMethod method = choose(initial.authMethods());
     ctx.writeAndFlush(new DefaultSocks5InitialResponse(method));
     if (method == Socks5AuthMethod.UNACCEPTED) {
-      log.info("closing {}: offered SOCKS5 methods {} include none we accept", Socks5CommandHandler.client(
+      log.info("closing {}: offered SOCKS5 methods {} include none we accept", ClientConnections.label(
           ctx.channel()), initial.authMethods());
       ctx.close();
     } else if (method == Socks5AuthMethod.PASSWORD) {
@@ -100,7 +101,7 @@ final class Socks5HandshakeHandler extends ChannelInboundHandlerAdapter {
     boolean ok = auth.decoderResult().isSuccess()
         && (expected == null || expected.matches(auth.username(), auth.password()));
     if (!ok) {
-      log.info("closing {}: SOCKS5 authentication failed", Socks5CommandHandler.client(ctx.channel()));
+      log.info("closing {}: SOCKS5 authentication failed", ClientConnections.label(ctx.channel()));
       ctx.writeAndFlush(new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.FAILURE))
           .addListener(ChannelFutureListener.CLOSE);
       return;
@@ -137,7 +138,7 @@ final class Socks5HandshakeHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("SOCKS5 handshake with {} failed: {}", Socks5CommandHandler.client(ctx.channel()), cause.toString());
+    log.debug("SOCKS5 handshake with {} failed: {}", ClientConnections.label(ctx.channel()), cause.toString());
     ctx.close();
   }
 }

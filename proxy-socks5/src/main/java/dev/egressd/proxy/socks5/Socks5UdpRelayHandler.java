@@ -6,6 +6,8 @@ import dev.egressd.policy.HostName;
 import dev.egressd.policy.IpAddress;
 import dev.egressd.policy.Protocol;
 import dev.egressd.proxy.PipelineNames;
+import dev.egressd.proxy.internal.ClientConnections;
+import dev.egressd.proxy.internal.IdleTimeouts;
 import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -76,6 +78,7 @@ final class Socks5UdpRelayHandler extends ChannelInboundHandlerAdapter {
 
   private final Socks5CommandHandler.Settings settings;
   private final String clientLabel;
+  private final long connectionId;
   private final Map<Destination, Target> targets = new HashMap<>();
   private final Set<InetSocketAddress> contacted = new HashSet<>();
   private ClientEndpoint client;
@@ -83,16 +86,19 @@ final class Socks5UdpRelayHandler extends ChannelInboundHandlerAdapter {
   private long received;
   private long dropped;
 
-  private Socks5UdpRelayHandler(Socks5CommandHandler.Settings settings, ClientEndpoint client, String clientLabel) {
+  private Socks5UdpRelayHandler(Socks5CommandHandler.Settings settings, ClientEndpoint client, String clientLabel,
+      long connectionId) {
     this.settings = settings;
     this.client = client;
     this.clientLabel = clientLabel;
+    this.connectionId = connectionId;
   }
 
   /** Binds a relay socket on the control connection's event loop. */
   static ChannelFuture bind(Socks5CommandHandler.Settings settings, Channel control, ClientEndpoint client,
       InetSocketAddress local) {
-    String label = Socks5CommandHandler.client(control);
+    String label = ClientConnections.label(control);
+    long connectionId = ClientConnections.id(control);
     return new Bootstrap()
         .group(control.eventLoop())
         .channel(settings.datagramChannelType())
@@ -101,9 +107,9 @@ final class Socks5UdpRelayHandler extends ChannelInboundHandlerAdapter {
           @Override
           protected void initChannel(Channel ch) {
             ch.pipeline()
-                .addLast(PipelineNames.IDLE_TIMEOUT, new IdleStateHandler(0, 0,
-                    settings.options().idleTimeout().toMillis(), TimeUnit.MILLISECONDS))
-                .addLast(PipelineNames.SOCKS5_UDP_RELAY, new Socks5UdpRelayHandler(settings, client, label));
+                .addLast(PipelineNames.IDLE_TIMEOUT, IdleTimeouts.handler(settings.options().idleTimeout()))
+                .addLast(PipelineNames.SOCKS5_UDP_RELAY, new Socks5UdpRelayHandler(settings, client, label,
+                    connectionId));
           }
         })
         .bind(local);
@@ -178,8 +184,9 @@ final class Socks5UdpRelayHandler extends ChannelInboundHandlerAdapter {
   private Target vet(ChannelHandlerContext ctx, Destination destination) {
     Target target = new Target();
     targets.put(destination, target);
-    AccessRequest request = AccessRequest.of(destination, Protocol.SOCKS5_UDP, null, clientLabel);
-    settings.connector().vet(request, ctx.executor()).addListener(f -> {
+    AccessRequest request = new AccessRequest(destination, Protocol.SOCKS5_UDP, null, false, clientLabel,
+        connectionId);
+    settings.establisher().vet(request, ctx.executor()).addListener(f -> {
       target.vetting = (Vetting) f.getNow();
       for (ByteBuf payload; (payload = target.queued.poll()) != null; ) {
         send(ctx, target.vetting, destination, payload);

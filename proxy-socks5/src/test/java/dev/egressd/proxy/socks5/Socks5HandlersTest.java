@@ -12,6 +12,7 @@ import dev.egressd.proxy.testing.FakeResolver;
 import dev.egressd.proxy.testing.RecordingAuditSink;
 import dev.egressd.proxy.testing.TestPolicies;
 import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -52,7 +53,8 @@ class Socks5HandlersTest {
     ProxyOptions options = ProxyOptions.builder().build();
     UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
         options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
-    channel = new EmbeddedChannel(new Socks5ProxyInitializer(connector, options, socks, NioDatagramChannel.class, null));
+    channel = new EmbeddedChannel(new Socks5ProxyInitializer(
+        new TunnelEstablisher(connector, null, options.idleTimeout()), options, socks, NioDatagramChannel.class));
     return channel;
   }
 

@@ -14,6 +14,7 @@ import dev.egressd.proxy.testing.FakeResolver;
 import dev.egressd.proxy.testing.RecordingAuditSink;
 import dev.egressd.proxy.testing.TrackingAllocator;
 import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
@@ -87,7 +88,8 @@ class Socks5ProxyFuzzTest {
     UpstreamConnector connector = new UpstreamConnector(() -> DENY_ALL, resolver, audit, NioSocketChannel.class,
         options.connectTimeout(), options.resolveTimeout(), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
     EmbeddedChannel channel = new EmbeddedChannel(false, false,
-        new Socks5ProxyInitializer(connector, options, socks, NioDatagramChannel.class, null));
+        new Socks5ProxyInitializer(
+        new TunnelEstablisher(connector, null, options.idleTimeout()), options, socks, NioDatagramChannel.class));
     channel.config().setAllocator(allocator);
     channel.register();
     return channel;
