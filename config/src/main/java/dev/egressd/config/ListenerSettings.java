@@ -22,6 +22,8 @@ import java.util.Objects;
  *     allowed; the CLI passes it to {@link #parseAddress} for {@code --listen}
  * @param socksCredentials what SOCKS5 clients must authenticate with ({@code socks_username} and the password in
  *     the environment variable named by {@code socks_password_env}), or null when no authentication is required
+ * @param httpNamed whether {@code http} was named ({@code proxy_url} or {@code --listen}) rather than the default
+ * @param socksNamed whether {@code socks} was named ({@code socks_url} or {@code --socks-listen})
  */
 public record ListenerSettings(
     InetSocketAddress http,
@@ -29,7 +31,9 @@ public record ListenerSettings(
     InetSocketAddress socks,
     boolean socksUdpEnabled,
     boolean nonLoopbackAllowed,
-    SocksCredentials socksCredentials) {
+    SocksCredentials socksCredentials,
+    boolean httpNamed,
+    boolean socksNamed) {
   /** The default HTTP proxy port, used when {@code proxy_url} has none. */
   public static final int DEFAULT_HTTP_PORT = 3128;
   /** The default SOCKS5 port, used when {@code socks_url} has none. */
@@ -45,17 +49,30 @@ public record ListenerSettings(
   public static ListenerSettings defaults() {
     InetAddress loopback = InetAddress.getLoopbackAddress();
     return new ListenerSettings(new InetSocketAddress(loopback, DEFAULT_HTTP_PORT), true,
-        new InetSocketAddress(loopback, DEFAULT_SOCKS_PORT), true, false, null);
+        new InetSocketAddress(loopback, DEFAULT_SOCKS_PORT), true, false, null, false, false);
   }
 
   /** A copy listening for SOCKS5 on {@code address} instead, for {@code --socks-listen}. */
   public ListenerSettings withSocks(InetSocketAddress address) {
-    return new ListenerSettings(http, socksEnabled, address, socksUdpEnabled, nonLoopbackAllowed, socksCredentials);
+    return new ListenerSettings(http, socksEnabled, address, socksUdpEnabled, nonLoopbackAllowed, socksCredentials,
+        httpNamed, true);
   }
 
   /** A copy listening for HTTP on {@code address} instead, for {@code --listen}. */
   public ListenerSettings withHttp(InetSocketAddress address) {
-    return new ListenerSettings(address, socksEnabled, socks, socksUdpEnabled, nonLoopbackAllowed, socksCredentials);
+    return new ListenerSettings(address, socksEnabled, socks, socksUdpEnabled, nonLoopbackAllowed, socksCredentials,
+        true, socksNamed);
+  }
+
+  /**
+   * A copy in which each listener that nothing named listens on a free port of its address instead of the default
+   * one: what {@code run -- CMD} uses, so that any number of wrapped commands can run at once, each child told its
+   * own ports. A named listener keeps its port.
+   */
+  public ListenerSettings withFreeDefaultPorts() {
+    return new ListenerSettings(httpNamed ? http : new InetSocketAddress(http.getAddress(), 0), socksEnabled,
+        socksNamed ? socks : new InetSocketAddress(socks.getAddress(), 0), socksUdpEnabled, nonLoopbackAllowed,
+        socksCredentials, httpNamed, socksNamed);
   }
 
   /**

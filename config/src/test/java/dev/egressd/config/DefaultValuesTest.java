@@ -94,7 +94,7 @@ class DefaultValuesTest {
   void withersReplaceOnlyTheirComponent() throws ConfigException {
     DaemonConfig config = parse("[network]\nallowed_domains = [\"example.com\"]\n");
     ListenerSettings other = new ListenerSettings(ListenerSettings.defaults().http(), false,
-        ListenerSettings.defaults().socks(), false, false, null);
+        ListenerSettings.defaults().socks(), false, false, null, false, false);
 
     DaemonConfig changed = config.withListeners(other).withPolicy(ConfigLoader.defaults().policy());
 

@@ -3,6 +3,7 @@ package dev.egressd.config;
 import static dev.egressd.config.Fixtures.parse;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.InetSocketAddress;
 import org.junit.jupiter.api.Test;
 
 class ListenerSettingsTest {
@@ -57,5 +58,30 @@ class ListenerSettingsTest {
 
     assertThat(config.listeners().socks().getAddress().isLoopbackAddress()).isTrue();
     assertThat(config.unixSockets().allowAll()).isTrue();
+  }
+
+  @Test
+  void listenersNothingNamedGetFreePortsForAWrappedCommand() throws ConfigException {
+    ListenerSettings defaults = parse("[network]\nallowed_domains = [\"example.com\"]\n").listeners();
+
+    ListenerSettings wrapped = defaults.withFreeDefaultPorts();
+
+    assertThat(defaults.httpNamed()).isFalse();
+    assertThat(defaults.socksNamed()).isFalse();
+    assertThat(wrapped.http()).isEqualTo(new InetSocketAddress(defaults.http().getAddress(), 0));
+    assertThat(wrapped.socks()).isEqualTo(new InetSocketAddress(defaults.socks().getAddress(), 0));
+  }
+
+  @Test
+  void namedListenersKeepTheirPortsForAWrappedCommand() throws ConfigException {
+    ListenerSettings named = parse("[network]\nproxy_url = \"http://127.0.0.1:4128\"\n").listeners();
+
+    ListenerSettings wrapped = named.withFreeDefaultPorts();
+
+    assertThat(named.httpNamed()).isTrue();
+    assertThat(wrapped.http().getPort()).isEqualTo(4128);
+    assertThat(wrapped.socks().getPort()).isZero();
+    assertThat(named.withSocks(new InetSocketAddress("127.0.0.1", 9050)).withFreeDefaultPorts().socks().getPort())
+        .as("a flag names the port too").isEqualTo(9050);
   }
 }

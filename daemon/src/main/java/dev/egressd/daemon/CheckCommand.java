@@ -16,7 +16,9 @@ import dev.egressd.proxy.InterfaceAddresses;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.Tunnel;
 import dev.egressd.proxy.tunnel.TunnelEstablisher;
+import dev.egressd.proxy.tunnel.TunnelInterceptor;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import dev.egressd.proxy.tunnel.Vetting;
 import io.netty.channel.EventLoopGroup;
@@ -26,6 +28,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Clock;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -45,7 +48,8 @@ final class CheckCommand implements Callable<Integer> {
   @Mixin
   ConfigOptions configOptions;
 
-  @Option(names = "--method", paramLabel = "M", description = "HTTP method for http:// targets (default GET).")
+  @Option(names = "--method", paramLabel = "M", description = "HTTP method for http:// targets, and for the"
+      + " request inside an intercepted https:// tunnel (default GET).")
   String method = "GET";
 
   @Option(names = "--json", description = "Machine-readable output.")
@@ -69,26 +73,51 @@ final class CheckCommand implements Callable<Integer> {
       System.err.println("egressd: invalid target " + target + ": " + e.getMessage());
       return Main.CONFIG_ERROR;
     }
-    Vetting vetting = vet(config, request);
-    System.out.print(json ? toJson(vetting, config) : toText(vetting, config));
-    return vetting instanceof Vetting.Approved ? 0 : 1;
+    List<Vetting> vettings = vet(config, request, method.toUpperCase(Locale.ROOT));
+    StringBuilder out = new StringBuilder();
+    if (json) {
+      out.append(toJson(vettings.get(0), config, vettings.size() > 1 ? vettings.get(1) : null)).append('\n');
+    } else {
+      vettings.forEach(vetting -> out.append(toText(vetting, config)));
+    }
+    System.out.print(out);
+    return vettings.stream().allMatch(Vetting.Approved.class::isInstance) ? 0 : 1;
   }
 
-  private static Vetting vet(DaemonConfig config, AccessRequest request) throws Exception {
+  /**
+   * The decisions {@code run} would make: the request's, and for a tunnel the policy intercepts, the inner request's
+   * too ({@code https} with {@code method}), as the interception stage decides each request inside.
+   */
+  private static List<Vetting> vet(DaemonConfig config, AccessRequest request, String innerMethod)
+      throws Exception {
     ProxyOptions defaults = ProxyOptions.builder().build();
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try (SystemResolver resolver = new SystemResolver(1, 1)) {
-      PolicyEngine engine = new PolicyEngine(config.policy(), false, InterfaceAddresses.snapshot());
+      // run installs the interception stage whenever the policy has mitm = true (or does not start at all).
+      boolean intercepting = config.policy().mitm();
+      PolicyEngine engine = new PolicyEngine(config.policy(), intercepting, InterfaceAddresses.snapshot());
       UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, AuditSink.NONE,
           NioSocketChannel.class, defaults.connectTimeout(), defaults.resolveTimeout(), Clock.systemUTC(),
           LoopGuard.NONE, ProxyMetrics.NONE);
-      TunnelEstablisher establisher = new TunnelEstablisher(connector, null, defaults.idleTimeout());
-      return establisher.vet(request, group.next()).get(defaults.resolveTimeout().toMillis() + 5000,
-          TimeUnit.MILLISECONDS);
+      TunnelEstablisher establisher = new TunnelEstablisher(connector, intercepting ? CHECK_ONLY : null,
+          defaults.idleTimeout());
+      long timeout = defaults.resolveTimeout().toMillis() + 5000;
+      Vetting outer = establisher.vet(request, group.next()).get(timeout, TimeUnit.MILLISECONDS);
+      if (!(outer instanceof Vetting.Approved approved) || !approved.intercept()) {
+        return List.of(outer);
+      }
+      AccessRequest inner = request.inner(request.destination(), Protocol.HTTPS, innerMethod, false);
+      return List.of(outer, establisher.vet(inner, group.next()).get(timeout, TimeUnit.MILLISECONDS));
     } finally {
       group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
     }
   }
+
+  /** Stands in for the interception stage: check only vets, it never establishes a tunnel. */
+  private static final TunnelInterceptor CHECK_ONLY = (client, tunnel, establisher, early) -> {
+    Tunnel.releaseAll(early);
+    client.close();
+  };
 
   /** Parses {@code http://...}, {@code https://...} or {@code host:port}. */
   static AccessRequest parseTarget(String target, String method) {
@@ -154,7 +183,7 @@ final class CheckCommand implements Callable<Integer> {
     return sb.toString();
   }
 
-  private static String toJson(Vetting vetting, DaemonConfig config) {
+  private static String toJson(Vetting vetting, DaemonConfig config, Vetting inner) {
     AccessRequest r = vetting.request();
     Decision d = decisionOf(vetting);
     StringBuilder sb = new StringBuilder("{");
@@ -176,7 +205,11 @@ final class CheckCommand implements Callable<Integer> {
     if (vetting instanceof Vetting.Approved a) {
       sb.append(a.addresses().stream().map(ip -> JsonText.quote(ip.toString())).collect(Collectors.joining(",")));
     }
-    return sb.append("]}\n").toString();
+    sb.append("]");
+    if (inner != null) {
+      sb.append(",\"inner\":").append(toJson(inner, config, null));
+    }
+    return sb.append("}").toString();
   }
 
   private static void field(StringBuilder sb, String name, String value) {

@@ -17,11 +17,9 @@ import dev.egressd.proxy.admin.AdminEndpoints;
 import dev.egressd.proxy.admin.AdminListener;
 import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.mitm.CaException;
-import dev.egressd.proxy.mitm.TlsImplementation;
 import dev.egressd.proxy.socks5.Socks5Options;
 import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -92,12 +90,21 @@ final class RunCommand implements Callable<Integer> {
       System.err.println("egressd: --isolate needs a command to isolate: egressd run --isolate -- CMD ARGS...");
       return Main.CONFIG_ERROR;
     }
+    if (!command.isEmpty() && "-".equals(auditFile)) {
+      System.err.println("egressd: --audit-file -: standard output belongs to " + command.get(0)
+          + " with run -- CMD; name a file instead");
+      return Main.CONFIG_ERROR;
+    }
     DaemonConfig config;
     try {
       config = configOptions.load(env);
     } catch (ConfigException e) {
       System.err.println("egressd: invalid configuration:\n" + e.getMessage());
       return Main.CONFIG_ERROR;
+    }
+    if (!command.isEmpty()) {
+      // Free ports unless something named them, so any number of wrapped commands run at once.
+      config = config.withListeners(config.listeners().withFreeDefaultPorts());
     }
     NetworkPolicy policy = config.policy();
     if (!policy.enabled()) {
@@ -177,7 +184,9 @@ final class RunCommand implements Callable<Integer> {
       return Main.CONFIG_ERROR;
     }
     startReloading(reloader, config); // before the announcement: whoever waits for it may edit the file next
-    announce(System.out, server, config, interception);
+    // A wrapped command's standard output is its own, byte for byte: everything egressd says goes to stderr.
+    Announcement.print(command.isEmpty() ? System.out : System.err, server, config, interception,
+        socksAddress(server, config));
     Isolation isolated = isolation;
     Runnable stop = () -> {
       reloader.close();
@@ -286,53 +295,6 @@ final class RunCommand implements Callable<Integer> {
     return List.of(new ProxyServer.Listener(SOCKS5, listeners.socks(), Socks5ProxyInitializer.frontEnd(socks)));
   }
 
-  private static void announce(PrintStream out, ProxyServer server, DaemonConfig config,
-      Interception interception) {
-    NetworkPolicy policy = config.policy();
-    out.println("egressd: HTTP proxy listening on " + hostPort(server.httpAddress()) + " ("
-        + server.transportName() + ")");
-    InetSocketAddress socks = socksAddress(server, config);
-    if (socks != null) {
-      out.println("egressd: SOCKS5 proxy listening on " + hostPort(socks) + " (UDP "
-          + (config.listeners().socksUdpEnabled() ? "on" : "off") + ")");
-    }
-    out.println("egressd: policy from " + policy.scope() + ": " + policy.rules().size() + " rules, mode "
-        + policy.mode().configName() + ", allow_local_binding " + policy.allowLocalBinding());
-    SocksCredentials credentials = config.listeners().socksCredentials();
-    String reference = credentials == null ? null
-        : credentials.username() + ":${" + credentials.passwordVariable() + "}";
-    InetSocketAddress admin = config.telemetry().adminListen() == null ? null : server.address(AdminListener.NAME);
-    if (admin != null) {
-      out.println("egressd: admin listening on http://" + hostPort(admin) + " (/metrics, /healthz, /readyz)");
-    }
-    out.println("egressd: audit " + auditDestinations(config));
-    if (interception != null) {
-      out.println("egressd: TLS interception on (" + (config.policy().mode().configName().equals("limited")
-          ? "every tunnel" : "hosts in mitm_domains") + "); CA " + interception.location().certificate()
-          + "; clients must trust it: " + interception.trust().pemBundle());
-      TlsImplementation tls = interception.tls();
-      out.println("egressd: intercepted TLS by " + (tls == TlsImplementation.OPENSSL ? "BoringSSL"
-          : "the JDK (BoringSSL not in use: " + tls.note() + ")"));
-    }
-    out.println(ClientEnvironment.exports(server.httpAddress(), socks, reference));
-    if (interception != null) {
-      out.println(ClientEnvironment.trustExports(interception.trust()));
-    }
-    out.flush();
-  }
-
-  private static String auditDestinations(DaemonConfig config) {
-    TelemetrySettings t = config.telemetry();
-    List<String> to = new ArrayList<>(List.of("log lines on stderr"));
-    if (t.auditFile() != null) {
-      to.add("JSON lines to " + (t.auditPath() == null ? "standard output" : t.auditPath()));
-    }
-    if (!(t.exporter() instanceof TelemetrySettings.Exporter.None)) {
-      to.add("OTLP log records to " + t.exporter());
-    }
-    return String.join(", ", to);
-  }
-
   private static List<ProxyServer.Listener> isolatedListeners(DaemonConfig config, Isolation isolation) {
     List<ProxyServer.Listener> result = new ArrayList<>();
     result.add(new ProxyServer.Listener(ISOLATED_HTTP, isolation.socket(ISOLATED_HTTP), ProxyServer.httpFrontEnd()));
@@ -350,10 +312,6 @@ final class RunCommand implements Callable<Integer> {
 
   private static InetSocketAddress socksAddress(ProxyServer server, DaemonConfig config) {
     return config.listeners().socksEnabled() ? server.address(SOCKS5) : null;
-  }
-
-  private static String hostPort(InetSocketAddress address) {
-    return ClientEnvironment.httpProxyUrl(address).substring("http://".length());
   }
 
   private int serveUntilSignalled(Runnable stop) throws InterruptedException {

@@ -253,7 +253,8 @@ class CaCommandIT {
     ProcessResult result = runChild("sh", "-c", "echo child-ran");
 
     assertThat(result.exitCode()).as("%s", result).isZero();
-    assertThat(result.stdout()).contains("child-ran", "CA " + certificate);
+    assertThat(result.stdout()).isEqualTo("child-ran\n");
+    assertThat(result.stderr()).contains("CA " + certificate);
     assertThat(mode(key)).isEqualTo(OWNER_ONLY);
     assertThat(mode(certificate)).isEqualTo(WORLD_READABLE);
     assertThat(certificate.resolveSibling("ca-bundle.pem")).isRegularFile();

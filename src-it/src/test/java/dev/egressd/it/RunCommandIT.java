@@ -53,7 +53,7 @@ class RunCommandIT {
   }
 
   private static int announcedPort(ProcessResult result) {
-    Matcher matcher = LISTENING.matcher(result.stdout());
+    Matcher matcher = LISTENING.matcher(result.stderr());
     assertThat(matcher.find()).as("listening line in\n%s", result).isTrue();
     return Integer.parseInt(matcher.group(1));
   }

@@ -64,8 +64,9 @@ class RunCommandSocksIT {
     return runChild(config, all.toArray(String[]::new));
   }
 
+  /** run -- CMD announces on stderr: standard output is the child's. */
   private static int announced(Pattern pattern, ProcessResult result) {
-    Matcher matcher = pattern.matcher(result.stdout());
+    Matcher matcher = pattern.matcher(result.stderr());
     assertThat(matcher.find()).as("%s in\n%s", pattern, result).isTrue();
     return Integer.parseInt(matcher.group(1));
   }
@@ -88,7 +89,8 @@ class RunCommandSocksIT {
     assertThat(result.exitCode()).as("%s", result).isZero();
     String socks = "socks5h://127.0.0.1:" + announced(SOCKS_LISTENING, result);
     String httpUrl = "http://127.0.0.1:" + announced(HTTP_LISTENING, result);
-    assertThat(result.stdout().lines().filter(line -> line.startsWith("export ")))
+    assertThat(result.stdout()).isEmpty();
+    assertThat(result.stderr().lines().filter(line -> line.startsWith("export ")))
         .singleElement().asString()
         .contains("HTTP_PROXY=" + httpUrl, "ALL_PROXY=" + socks, "all_proxy=" + socks);
   }
@@ -131,7 +133,7 @@ class RunCommandSocksIT {
     ProcessResult result = runChild(noSocks, "sh", "-c", "echo \"ALL_PROXY=$ALL_PROXY\"");
 
     assertThat(result.exitCode()).as("%s", result).isZero();
-    assertThat(result.stdout()).doesNotContain("SOCKS5 proxy listening");
+    assertThat(result.stderr()).contains("HTTP proxy listening").doesNotContain("SOCKS5 proxy listening");
     assertThat(result.stdout()).contains("ALL_PROXY=http://127.0.0.1:" + announced(HTTP_LISTENING, result) + "\n");
   }
 }

@@ -116,7 +116,9 @@ public final class ConfigAssembler {
         listen("socks_url", ListenerSettings.DEFAULT_SOCKS_PORT, nonLoopback),
         socksEnabled && merged.flag("enable_socks5_udp", true),
         nonLoopback,
-        socksCredentials());
+        socksCredentials(),
+        merged.setting("proxy_url", String.class).isPresent(),
+        merged.setting("socks_url", String.class).isPresent());
   }
 
   /**

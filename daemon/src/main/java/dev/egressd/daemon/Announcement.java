@@ -1,0 +1,78 @@
+package dev.egressd.daemon;
+
+import dev.egressd.config.DaemonConfig;
+import dev.egressd.config.SocksCredentials;
+import dev.egressd.config.TelemetrySettings;
+import dev.egressd.policy.NetworkPolicy;
+import dev.egressd.proxy.ProxyServer;
+import dev.egressd.proxy.admin.AdminListener;
+import dev.egressd.proxy.mitm.TlsImplementation;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What {@code egressd run} says once it listens: where, under which policy, where audit goes, and the exports for a
+ * shell. Standard output when serving (scripts read the ports from it), standard error when wrapping a command.
+ */
+final class Announcement {
+  private Announcement() {}
+
+  /**
+   * Prints the announcement.
+   *
+   * @param socks the SOCKS5 listener's address, or null when it is off
+   * @param interception the interception stage, or null when it is off
+   */
+  static void print(PrintStream out, ProxyServer server, DaemonConfig config, Interception interception,
+      InetSocketAddress socks) {
+    NetworkPolicy policy = config.policy();
+    out.println("egressd: HTTP proxy listening on " + hostPort(server.httpAddress()) + " ("
+        + server.transportName() + ")");
+    if (socks != null) {
+      out.println("egressd: SOCKS5 proxy listening on " + hostPort(socks) + " (UDP "
+          + (config.listeners().socksUdpEnabled() ? "on" : "off") + ")");
+    }
+    out.println("egressd: policy from " + policy.scope() + ": " + policy.rules().size() + " rules, mode "
+        + policy.mode().configName() + ", allow_local_binding " + policy.allowLocalBinding());
+    SocksCredentials credentials = config.listeners().socksCredentials();
+    String reference = credentials == null ? null
+        : credentials.username() + ":${" + credentials.passwordVariable() + "}";
+    if (config.telemetry().adminListen() != null) {
+      out.println("egressd: admin listening on http://" + hostPort(server.address(AdminListener.NAME))
+          + " (/metrics, /healthz, /readyz)");
+    }
+    out.println("egressd: audit " + auditDestinations(config));
+    if (interception != null) {
+      out.println("egressd: TLS interception on (" + (policy.mode().configName().equals("limited")
+          ? "every tunnel" : "hosts in mitm_domains") + "); CA " + interception.location().certificate()
+          + "; clients must trust it: " + interception.trust().pemBundle());
+      TlsImplementation tls = interception.tls();
+      out.println("egressd: intercepted TLS by " + (tls == TlsImplementation.OPENSSL ? "BoringSSL"
+          : "the JDK (BoringSSL not in use: " + tls.note() + ")"));
+    }
+    out.println(ClientEnvironment.exports(server.httpAddress(), socks, reference));
+    if (interception != null) {
+      out.println(ClientEnvironment.trustExports(interception.trust()));
+    }
+    out.flush();
+  }
+
+  /** {@code host:port}, IPv6 in brackets. */
+  static String hostPort(InetSocketAddress address) {
+    return ClientEnvironment.httpProxyUrl(address).substring("http://".length());
+  }
+
+  private static String auditDestinations(DaemonConfig config) {
+    TelemetrySettings t = config.telemetry();
+    List<String> to = new ArrayList<>(List.of("log lines on stderr"));
+    if (t.auditFile() != null) {
+      to.add("JSON lines to " + (t.auditPath() == null ? "standard output" : t.auditPath()));
+    }
+    if (!(t.exporter() instanceof TelemetrySettings.Exporter.None)) {
+      to.add("OTLP log records to " + t.exporter());
+    }
+    return String.join(", ", to);
+  }
+}
