@@ -252,8 +252,14 @@ public final class Report {
   }
 
   private void resourceTable() {
-    out.append("### (7) idle tunnels and (8) cold start\n\n| Measurement | Value |\n|---|---:|\n");
+    out.append("### Memory, (7) idle tunnels and (8) cold start\n\n| Measurement | Value |\n|---|---:|\n");
     String[][] rows = {
+        {"memory", "egressd", "RSS idle MiB", "daemon RSS at idle, after start (launcher flags) (MiB)"},
+        {"memory", "egressd-base", "RSS idle MiB", "the same, baseline jar (MiB)"},
+        {"memory", "egressd", "RSS after keep-alive MiB", "daemon RSS after the keep-alive load of (3) (MiB)"},
+        {"memory", "egressd", "RSS peak after keep-alive MiB", "daemon peak RSS (VmHWM) by the end of (3) (MiB)"},
+        {"memory", "egressd-base", "RSS after keep-alive MiB", "the same after (3), baseline jar (MiB)"},
+        {"memory", "egressd-base", "RSS peak after keep-alive MiB", "peak RSS by the end of (3), baseline (MiB)"},
         {"idle", "egressd", "tunnels established", "idle CONNECT tunnels held open"},
         {"idle", "egressd", "RSS before MiB", "daemon RSS before (MiB)"},
         {"idle", "egressd", "RSS MiB", "daemon RSS with the tunnels (MiB)"},
