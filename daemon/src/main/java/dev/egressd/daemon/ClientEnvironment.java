@@ -35,6 +35,9 @@ final class ClientEnvironment {
   private static final String LOCAL_NON_PROXY_HOSTS = "localhost|127.0.0.1|[::1]|10.*|"
       + IntStream.rangeClosed(16, 31).mapToObj(i -> "172." + i + ".*|").collect(Collectors.joining()) + "192.168.*";
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+  private static final List<String> HTTP_URL_NAMES = List.of("HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+      "https_proxy", "WS_PROXY", "WSS_PROXY", "ws_proxy", "wss_proxy");
+  private static final List<String> ALL_PROXY_NAMES = List.of("ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy");
 
   private ClientEnvironment() {}
 
@@ -123,20 +126,35 @@ final class ClientEnvironment {
   }
 
   /**
-   * Every variable, in the order {@code egressd env} prints them:
-   * <ul>
+   * Every variable, in the order {@code egressd env} prints them. The proxy URLs and the no-proxy list are the ones
+   * codex-network-proxy gives its children, under the same names, so tools configured for either find theirs:
+   * <ol>
    *   <li>{@code HTTP_PROXY}, {@code HTTPS_PROXY} and their lower-case forms name the HTTP listener (CONNECT for
-   *       HTTPS);
+   *       HTTPS); {@code WS_PROXY}, {@code WSS_PROXY} and lower-case forms name it for WebSocket clients;
    *   <li>{@code ALL_PROXY}, {@code FTP_PROXY} and lower-case forms name the SOCKS5 listener with {@code socks5h}
    *       (the proxy, not the client, resolves names, so host rules apply) when it runs, else the HTTP listener;
    *   <li>{@code NO_PROXY}/{@code no_proxy}: the loopback and private ranges with {@code allow_local_binding = true};
    *       empty otherwise, so local targets go through the proxy too, where explicit rules can allow them;
-   *   <li>{@code NODE_USE_ENV_PROXY=1} (Node.js 24 and later read the variables above only with it);
+   *   <li>the package managers' own proxy settings, for tools that read those rather than (or ahead of) the
+   *       variables above, each tool's group together: the HTTP listener in {@code YARN_HTTP_PROXY},
+   *       {@code YARN_HTTPS_PROXY}; in {@code npm_config_http_proxy}, {@code npm_config_https_proxy},
+   *       {@code npm_config_proxy} and their upper-case forms, then {@code npm_config_noproxy} and
+   *       {@code NPM_CONFIG_NOPROXY} as {@code NO_PROXY}; in {@code BUNDLE_HTTP_PROXY}, {@code BUNDLE_HTTPS_PROXY},
+   *       then {@code BUNDLE_NO_PROXY} as {@code NO_PROXY}; in {@code PIP_PROXY}, {@code DOCKER_HTTP_PROXY} and
+   *       {@code DOCKER_HTTPS_PROXY};
+   *   <li>{@code ELECTRON_GET_USE_PROXY=true} ({@code @electron/get}, which downloads Electron when its npm package
+   *       installs, sets up a proxy only with it) and {@code NODE_USE_ENV_PROXY=1} (Node.js 24 and later read the
+   *       variables above only with it);
+   *   <li>markers, for programs that check whether they run behind a proxy: {@code EGRESSD_PROXY_ACTIVE=1}, and
+   *       codex-network-proxy's {@code CODEX_NETWORK_PROXY_ACTIVE=1} and {@code CODEX_NETWORK_ALLOW_LOCAL_BINDING}
+   *       ({@code 1} or {@code 0}, as {@code allow_local_binding});
    *   <li>with TLS interception, the trust variables ({@link #trustVariables});
    *   <li>{@code JAVA_TOOL_OPTIONS}, appended: the JVM's proxy properties, {@code http.nonProxyHosts} matching
    *       {@code NO_PROXY}, and with interception the trust store. {@code socksProxyHost} is deliberately absent: the
    *       JVM would send every plain socket through SOCKS5 with names it resolved itself (docs/clients.md).
-   * </ul>
+   * </ol>
+   * Only the SOCKS5 URLs ({@code ALL_PROXY} and the rest of its group) can carry credentials; every other value is
+   * free of secrets.
    *
    * @param socks the SOCKS5 listener, or null when it is off
    * @param socksUserInfo {@code user:password} (URL-encoded) when the SOCKS5 listener requires credentials, with the
@@ -146,24 +164,37 @@ final class ClientEnvironment {
   static List<Variable> variables(InetSocketAddress http, InetSocketAddress socks, List<Segment> socksUserInfo,
       boolean allowLocalBinding, ClientTrust trust) {
     String url = httpProxyUrl(http);
-    List<Variable> variables = new ArrayList<>();
-    for (String name : List.of("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")) {
-      variables.add(Variable.of(name, url));
-    }
-    List<Segment> all = socks == null ? List.of(new Text(url)) : socksUrl(socks, socksUserInfo);
-    for (String name : List.of("ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy")) {
-      variables.add(new Variable(name, all, false));
-    }
     String noProxy = allowLocalBinding ? LOCAL_NO_PROXY : "";
-    variables.add(Variable.of("NO_PROXY", noProxy));
-    variables.add(Variable.of("no_proxy", noProxy));
-    variables.add(Variable.of("NODE_USE_ENV_PROXY", "1"));
+    List<Variable> variables = new ArrayList<>();
+    addAll(variables, HTTP_URL_NAMES, url);
+    List<Segment> all = socks == null ? List.of(new Text(url)) : socksUrl(socks, socksUserInfo);
+    ALL_PROXY_NAMES.forEach(name -> variables.add(new Variable(name, all, false)));
+    addAll(variables, List.of("NO_PROXY", "no_proxy"), noProxy);
+    addPackageManagerSettings(variables, url, noProxy);
+    addAll(variables, List.of("ELECTRON_GET_USE_PROXY"), "true");
+    addAll(variables, List.of("NODE_USE_ENV_PROXY", "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE"), "1");
+    variables.add(Variable.of("CODEX_NETWORK_ALLOW_LOCAL_BINDING", allowLocalBinding ? "1" : "0"));
     if (trust != null) {
       trustVariables(trust).forEach((name, value) -> variables.add(Variable.of(name, value)));
     }
     variables.add(new Variable(JAVA_TOOL_OPTIONS, List.of(new Text(jvmOptions(http, allowLocalBinding, trust))),
         true));
     return List.copyOf(variables);
+  }
+
+  /** Yarn's, npm's, Bundler's, pip's and Docker's own proxy settings, each tool's group together. */
+  private static void addPackageManagerSettings(List<Variable> variables, String url, String noProxy) {
+    addAll(variables, List.of("YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "npm_config_http_proxy",
+        "npm_config_https_proxy", "npm_config_proxy", "NPM_CONFIG_HTTP_PROXY", "NPM_CONFIG_HTTPS_PROXY",
+        "NPM_CONFIG_PROXY"), url);
+    addAll(variables, List.of("npm_config_noproxy", "NPM_CONFIG_NOPROXY"), noProxy);
+    addAll(variables, List.of("BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY"), url);
+    addAll(variables, List.of("BUNDLE_NO_PROXY"), noProxy);
+    addAll(variables, List.of("PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY"), url);
+  }
+
+  private static void addAll(List<Variable> variables, List<String> names, String text) {
+    names.forEach(name -> variables.add(Variable.of(name, text)));
   }
 
   /**

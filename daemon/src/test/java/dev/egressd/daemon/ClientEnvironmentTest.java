@@ -1,7 +1,6 @@
 package dev.egressd.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.egressd.daemon.ClientEnvironment.Reference;
@@ -19,6 +18,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class ClientEnvironmentTest {
   private final InetSocketAddress listen = new InetSocketAddress("127.0.0.1", 3128);
@@ -104,10 +105,15 @@ class ClientEnvironmentTest {
         false, trust);
 
     assertThat(variables).extracting(Variable::name).containsExactly("HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-        "https_proxy", "ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy",
-        "NODE_USE_ENV_PROXY", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT",
-        "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO", "NODE_EXTRA_CA_CERTS",
-        "JAVA_TOOL_OPTIONS");
+        "https_proxy", "WS_PROXY", "WSS_PROXY", "ws_proxy", "wss_proxy", "ALL_PROXY", "all_proxy", "FTP_PROXY",
+        "ftp_proxy", "NO_PROXY", "no_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "npm_config_http_proxy",
+        "npm_config_https_proxy", "npm_config_proxy", "NPM_CONFIG_HTTP_PROXY", "NPM_CONFIG_HTTPS_PROXY",
+        "NPM_CONFIG_PROXY", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY",
+        "BUNDLE_NO_PROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY",
+        "NODE_USE_ENV_PROXY", "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE",
+        "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "GIT_SSL_CAINFO", "PIP_CERT", "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO",
+        "NODE_EXTRA_CA_CERTS", "JAVA_TOOL_OPTIONS");
     assertThat(variables).filteredOn(Variable::appends).extracting(Variable::name)
         .containsExactly("JAVA_TOOL_OPTIONS");
     assertThat(ClientEnvironment.forChild(listen, new InetSocketAddress("127.0.0.1", 8081), null, false, null, trust))
@@ -128,10 +134,64 @@ class ClientEnvironmentTest {
     List<Variable> variables = ClientEnvironment.variables(listen, new InetSocketAddress("127.0.0.1", 8081),
         List.of(new Text("agent:"), new Reference("SOCKS_PW")), false, null);
 
-    assertThat(variables.get(4).value()).containsExactly(new Text("socks5h://agent:"), new Reference("SOCKS_PW"),
+    Variable all = named(variables, "ALL_PROXY");
+    assertThat(all.value()).containsExactly(new Text("socks5h://agent:"), new Reference("SOCKS_PW"),
         new Text("@127.0.0.1:8081"));
-    assertThatThrownBy(() -> variables.get(4).text()).isInstanceOf(IllegalStateException.class)
-        .hasMessageContaining("$SOCKS_PW");
+    assertThatThrownBy(all::text).isInstanceOf(IllegalStateException.class).hasMessageContaining("$SOCKS_PW");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"WS_PROXY", "WSS_PROXY", "ws_proxy", "wss_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY",
+      "npm_config_http_proxy", "npm_config_https_proxy", "npm_config_proxy", "NPM_CONFIG_HTTP_PROXY",
+      "NPM_CONFIG_HTTPS_PROXY", "NPM_CONFIG_PROXY", "BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "PIP_PROXY",
+      "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY"})
+  void toolAndWebSocketVariablesNameTheHttpListenerEvenWithSocks(String name) {
+    InetSocketAddress socks = new InetSocketAddress("127.0.0.1", 8081);
+
+    assertThat(ClientEnvironment.forChild(listen, null, null, false, null, null))
+        .containsEntry(name, "http://127.0.0.1:3128");
+    assertThat(ClientEnvironment.forChild(listen, socks, ClientEnvironment.userInfo("agent", "pw"), true, null, null))
+        .containsEntry(name, "http://127.0.0.1:3128");
+    assertThat(ClientEnvironment.forChild(new InetSocketAddress("::1", 3128), socks, null, false, null, null))
+        .containsEntry(name, "http://[::1]:3128");
+  }
+
+  @ParameterizedTest(name = "allow_local_binding = {0}")
+  @ValueSource(booleans = {false, true})
+  void everyNoProxyVariableAndTheCodexMarkerFollowAllowLocalBinding(boolean allowLocalBinding) {
+    Map<String, String> env = ClientEnvironment.forChild(listen, null, null, allowLocalBinding, null, null);
+
+    String expected = allowLocalBinding ? "localhost,127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16" : "";
+    assertThat(env).containsEntry("NO_PROXY", expected).containsEntry("no_proxy", expected)
+        .containsEntry("npm_config_noproxy", expected).containsEntry("NPM_CONFIG_NOPROXY", expected)
+        .containsEntry("BUNDLE_NO_PROXY", expected)
+        .containsEntry("CODEX_NETWORK_ALLOW_LOCAL_BINDING", allowLocalBinding ? "1" : "0");
+  }
+
+  @Test
+  void switchesAndMarkersHaveTheReferenceProxysValues() {
+    assertThat(ClientEnvironment.forChild(listen, null, null, false, null, null))
+        .containsEntry("ELECTRON_GET_USE_PROXY", "true").containsEntry("NODE_USE_ENV_PROXY", "1")
+        .containsEntry("CODEX_NETWORK_PROXY_ACTIVE", "1").containsEntry("EGRESSD_PROXY_ACTIVE", "1");
+  }
+
+  @Test
+  void onlyTheSocksUrlsCarryTheSocksCredentials() {
+    InetSocketAddress socks = new InetSocketAddress("127.0.0.1", 8081);
+    List<Variable> printed = ClientEnvironment.variables(listen, socks,
+        List.of(new Text("agent:"), new Reference("SOCKS_PW")), false, null);
+    Map<String, String> child = ClientEnvironment.forChild(listen, socks,
+        ClientEnvironment.userInfo("agent", "s3cret-pw"), false, null, null);
+
+    assertThat(printed).filteredOn(v -> v.value().stream().anyMatch(Reference.class::isInstance))
+        .extracting(Variable::name).containsExactly("ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy");
+    assertThat(child.entrySet().stream().filter(e -> e.getValue().contains("agent")).map(Map.Entry::getKey))
+        .containsExactly("ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy");
+    assertThat(child.get("ALL_PROXY")).isEqualTo("socks5h://agent:s3cret-pw@127.0.0.1:8081");
+  }
+
+  private static Variable named(List<Variable> variables, String name) {
+    return variables.stream().filter(v -> v.name().equals(name)).findFirst().orElseThrow();
   }
 
   @Test

@@ -1,13 +1,19 @@
 package dev.egressd.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** {@code egressd env} in-process: which syntax it writes, and when it refuses. */
 class EnvCommandTest {
@@ -20,6 +26,8 @@ class EnvCommandTest {
 
   @RegisterExtension
   final StandardStreams streams = new StandardStreams();
+  private static final String LOCAL = "localhost,127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16";
+
   private final InetSocketAddress http = new InetSocketAddress("127.0.0.1", 3128);
   private final InetSocketAddress socks = new InetSocketAddress("127.0.0.1", 8081);
 
@@ -87,6 +95,60 @@ class EnvCommandTest {
     assertThat(env(CONFIG + "enable_socks5 = false\n")).as(err()).isZero();
 
     assertThat(out()).contains("export ALL_PROXY=http://127.0.0.1:3128\n").doesNotContain("socks5h");
+  }
+
+  /**
+   * Each output form, with the exact lines it writes for the variables added for the package managers and the
+   * markers, without and with {@code allow_local_binding}: an empty no-proxy list must stay an empty value (sh,
+   * dotenv: a quoted empty word), the local list and the URLs need no quoting in sh and dotenv.
+   */
+  static Stream<Arguments> forms() {
+    return Stream.of(
+        arguments("sh", List.of(), List.of("export WSS_PROXY=http://127.0.0.1:3128",
+            "export npm_config_proxy=http://127.0.0.1:3128", "export NPM_CONFIG_HTTPS_PROXY=http://127.0.0.1:3128",
+            "export npm_config_noproxy=''", "export BUNDLE_NO_PROXY=''", "export PIP_PROXY=http://127.0.0.1:3128",
+            "export ELECTRON_GET_USE_PROXY=true", "export EGRESSD_PROXY_ACTIVE=1",
+            "export CODEX_NETWORK_PROXY_ACTIVE=1", "export CODEX_NETWORK_ALLOW_LOCAL_BINDING=0"),
+            List.of("export NPM_CONFIG_NOPROXY=" + LOCAL, "export BUNDLE_NO_PROXY=" + LOCAL,
+                "export CODEX_NETWORK_ALLOW_LOCAL_BINDING=1")),
+        arguments("fish", List.of("--shell", "fish"), List.of("set -gx WSS_PROXY 'http://127.0.0.1:3128'",
+            "set -gx npm_config_proxy 'http://127.0.0.1:3128'",
+            "set -gx NPM_CONFIG_HTTPS_PROXY 'http://127.0.0.1:3128'", "set -gx npm_config_noproxy ''",
+            "set -gx BUNDLE_NO_PROXY ''", "set -gx PIP_PROXY 'http://127.0.0.1:3128'",
+            "set -gx ELECTRON_GET_USE_PROXY 'true'", "set -gx EGRESSD_PROXY_ACTIVE '1'",
+            "set -gx CODEX_NETWORK_PROXY_ACTIVE '1'", "set -gx CODEX_NETWORK_ALLOW_LOCAL_BINDING '0'"),
+            List.of("set -gx NPM_CONFIG_NOPROXY '" + LOCAL + "'", "set -gx BUNDLE_NO_PROXY '" + LOCAL + "'",
+                "set -gx CODEX_NETWORK_ALLOW_LOCAL_BINDING '1'")),
+        arguments("powershell", List.of("--shell", "powershell"), List.of(
+            "$env:WSS_PROXY = 'http://127.0.0.1:3128'", "$env:npm_config_proxy = 'http://127.0.0.1:3128'",
+            "$env:NPM_CONFIG_HTTPS_PROXY = 'http://127.0.0.1:3128'", "$env:npm_config_noproxy = ''",
+            "$env:BUNDLE_NO_PROXY = ''", "$env:PIP_PROXY = 'http://127.0.0.1:3128'",
+            "$env:ELECTRON_GET_USE_PROXY = 'true'", "$env:EGRESSD_PROXY_ACTIVE = '1'",
+            "$env:CODEX_NETWORK_PROXY_ACTIVE = '1'", "$env:CODEX_NETWORK_ALLOW_LOCAL_BINDING = '0'"),
+            List.of("$env:NPM_CONFIG_NOPROXY = '" + LOCAL + "'", "$env:BUNDLE_NO_PROXY = '" + LOCAL + "'",
+                "$env:CODEX_NETWORK_ALLOW_LOCAL_BINDING = '1'")),
+        arguments("dotenv", List.of("--format", "dotenv"), List.of("WSS_PROXY=http://127.0.0.1:3128",
+            "npm_config_proxy=http://127.0.0.1:3128", "NPM_CONFIG_HTTPS_PROXY=http://127.0.0.1:3128",
+            "npm_config_noproxy=\"\"", "BUNDLE_NO_PROXY=\"\"", "PIP_PROXY=http://127.0.0.1:3128",
+            "ELECTRON_GET_USE_PROXY=true", "EGRESSD_PROXY_ACTIVE=1", "CODEX_NETWORK_PROXY_ACTIVE=1",
+            "CODEX_NETWORK_ALLOW_LOCAL_BINDING=0"),
+            List.of("NPM_CONFIG_NOPROXY=" + LOCAL, "BUNDLE_NO_PROXY=" + LOCAL,
+                "CODEX_NETWORK_ALLOW_LOCAL_BINDING=1")));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("forms")
+  void everyFormWritesThePackageManagerVariablesAndMarkers(String form, List<String> args, List<String> lines,
+      List<String> localBindingLines) throws Exception {
+    assertThat(env(CONFIG, args.toArray(String[]::new))).as(err()).isZero();
+    List<String> printed = out().lines().toList();
+    streams.resetOut();
+    assertThat(env(CONFIG + "allow_local_binding = true\n", args.toArray(String[]::new))).as(err()).isZero();
+    List<String> withLocalBinding = out().lines().toList();
+
+    assertThat(printed).containsAll(lines);
+    assertThat(withLocalBinding).containsAll(localBindingLines);
+    assertThat(printed).hasSize(ClientEnvironment.variables(http, socks, null, false, null).size());
   }
 
   @Test

@@ -3,24 +3,15 @@ package dev.egressd.it;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.GZIPOutputStream;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -33,9 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code egressd run --config FILE -- CMD}, so the proxy variables that command sets are its only routing
  * configuration (user and system config files are switched off). The loopback origins, one plain HTTP and one HTTPS
  * (reached through CONNECT, with the test CA given to the client), serve a PEP 503 "simple" index with one wheel and
- * an npm registry with one package, both built here. The names in the URLs resolve only in the daemon (test hosts
- * file; {@link #prepare} checks the client cannot resolve them), so a package that arrives came through the proxy,
- * which the daemon's audit lines confirm.
+ * an npm registry with one package ({@link PackageRepositories}). The names in the URLs resolve only in the daemon
+ * (test hosts file; {@link #prepare} checks the client cannot resolve them), so a package that arrives came through
+ * the proxy, which the daemon's audit lines confirm. {@link PackageManagerProxyVariablesIT} gives each package
+ * manager its own proxy setting alone instead.
  */
 @Timeout(value = 300, unit = SECONDS)
 class PackageManagerRecipesIT {
@@ -44,12 +36,10 @@ class PackageManagerRecipesIT {
       allowed_domains = ["allowed.test", "127.0.0.1"]
       denied_domains = ["denied.test"]
       """;
-  private static final String WHEEL = "demo-1.0-py3-none-any.whl";
-  private static final String WHEEL_PATH = "/files/" + WHEEL;
-  private static final String TARBALL_PATH = "/demo/-/demo-1.0.0.tgz";
-  private static final String PACKAGE_JSON = "{\"name\":\"demo\",\"version\":\"1.0.0\"}\n";
-  /** The modification time npm itself writes into the tarballs it packs (1985-10-26T08:15:00Z). */
-  private static final long TAR_MTIME = 499_162_500L;
+  private static final String WHEEL = PackageRepositories.WHEEL;
+  private static final String WHEEL_PATH = PackageRepositories.WHEEL_PATH;
+  private static final String TARBALL_PATH = PackageRepositories.TARBALL_PATH;
+  private static final String PACKAGE_JSON = PackageRepositories.PACKAGE_JSON;
   private static final Duration CHILD_TIMEOUT = Duration.ofSeconds(150);
 
   @RegisterExtension
@@ -64,16 +54,16 @@ class PackageManagerRecipesIT {
   static Path config;
   static Path emptyUserConfig;
   static Path emptyGlobalConfig;
+  static PackageRepositories packages;
   static byte[] wheel;
-  static byte[] tarball;
 
   @BeforeAll
   static void prepare() throws IOException {
     config = Files.writeString(dir.resolve("egressd.toml"), CONFIG);
     emptyUserConfig = Files.writeString(dir.resolve("user.npmrc"), "");
     emptyGlobalConfig = Files.writeString(dir.resolve("global.npmrc"), "");
-    wheel = wheel();
-    tarball = tarGz("package/package.json", PACKAGE_JSON.getBytes(StandardCharsets.UTF_8));
+    packages = PackageRepositories.build();
+    wheel = packages.wheel();
     for (String host : List.of("allowed.test", "denied.test", "other.test")) {
       ProcessResult lookup = Processes.run(List.of("getent", "hosts", host), Map.of(), dir, Duration.ofSeconds(10));
       assertThat(lookup.exitCode()).as("%s must not resolve outside the daemon, or a client could bypass the"
@@ -83,15 +73,8 @@ class PackageManagerRecipesIT {
 
   @BeforeEach
   void serveIndexAndRegistry() {
-    for (OriginServer origin : List.of(http, https)) {
-      origin.respond("/simple/demo/", new OriginResponse.Fixed(200, "text/html; charset=utf-8", """
-          <!DOCTYPE html>
-          <html><body><a href="%s#sha256=%s">%s</a></body></html>
-          """.formatted(WHEEL_PATH, HexFormat.of().formatHex(digest("SHA-256", wheel)), WHEEL)
-          .getBytes(StandardCharsets.UTF_8)));
-      origin.respond(WHEEL_PATH, new OriginResponse.Fixed(200, "application/octet-stream", wheel));
-      origin.respond(TARBALL_PATH, new OriginResponse.Fixed(200, "application/octet-stream", tarball));
-    }
+    packages.serve(http);
+    packages.serve(https);
   }
 
   // ---- pip ----
@@ -171,7 +154,7 @@ class PackageManagerRecipesIT {
   @Test
   void npmInstallsAPackageFromAnAllowedRegistryThroughTheProxy() throws IOException {
     Path prefix = Files.createTempDirectory(dir, "npm");
-    http.respond("/demo", packument(http, "allowed.test"));
+    http.respond("/demo", packages.packument(http, "allowed.test"));
 
     ProcessResult result = npm(prefix, http, "allowed.test");
 
@@ -186,7 +169,7 @@ class PackageManagerRecipesIT {
   @Test
   void npmInstallsFromAnHttpsRegistryThroughAConnectTunnel() throws IOException {
     Path prefix = Files.createTempDirectory(dir, "npm-tls");
-    https.respond("/demo", packument(https, "allowed.test"));
+    https.respond("/demo", packages.packument(https, "allowed.test"));
 
     ProcessResult result = npm(prefix, https, "allowed.test");
 
@@ -201,7 +184,7 @@ class PackageManagerRecipesIT {
   @Test
   void npmReportsTheProxysRefusalOfARegistryOutsideTheAllowList() throws IOException {
     Path prefix = Files.createTempDirectory(dir, "npm-denied");
-    http.respond("/demo", packument(http, "other.test"));
+    http.respond("/demo", packages.packument(http, "other.test"));
 
     ProcessResult result = npm(prefix, http, "other.test");
 
@@ -230,16 +213,6 @@ class PackageManagerRecipesIT {
     return run(Map.of(), command);
   }
 
-  /** The registry document for {@code demo}, whose only version's tarball is on {@code host} at {@code origin}. */
-  private static OriginResponse packument(OriginServer origin, String host) {
-    String json = """
-        {"name":"demo","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"demo","version":"1.0.0",\
-        "dist":{"tarball":"%s","shasum":"%s","integrity":"sha512-%s"}}}}
-        """.formatted(origin.url(host, TARBALL_PATH), HexFormat.of().formatHex(digest("SHA-1", tarball)),
-        Base64.getEncoder().encodeToString(digest("SHA-512", tarball)));
-    return new OriginResponse.Fixed(200, "application/json", json.getBytes(StandardCharsets.UTF_8));
-  }
-
   // ---- helpers ----
 
   /** {@code egressd run --config FILE -- command}: the daemon's log (audit lines) ends up in stderr. */
@@ -257,77 +230,5 @@ class PackageManagerRecipesIT {
   private static List<String> audit(ProcessResult result, String... fragments) {
     return result.stderr().lines().filter(line -> line.contains(" audit - "))
         .filter(line -> Arrays.stream(fragments).allMatch(line::contains)).toList();
-  }
-
-  /** A pure-Python wheel (PEP 427) for demo 1.0: one module, METADATA, WHEEL and a RECORD with every hash. */
-  private static byte[] wheel() throws IOException {
-    Map<String, String> files = new LinkedHashMap<>();
-    files.put("demo/__init__.py", "VALUE = 'egressd-it'\n");
-    files.put("demo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n");
-    files.put("demo-1.0.dist-info/WHEEL",
-        "Wheel-Version: 1.0\nGenerator: egressd-it\nRoot-Is-Purelib: true\nTag: py3-none-any\n");
-    StringBuilder record = new StringBuilder();
-    files.forEach((name, text) -> {
-      byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-      record.append(name).append(",sha256=")
-          .append(Base64.getUrlEncoder().withoutPadding().encodeToString(digest("SHA-256", bytes)))
-          .append(',').append(bytes.length).append('\n');
-    });
-    files.put("demo-1.0.dist-info/RECORD", record.append("demo-1.0.dist-info/RECORD,,\n").toString());
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
-      for (Map.Entry<String, String> file : files.entrySet()) {
-        zip.putNextEntry(new ZipEntry(file.getKey()));
-        zip.write(file.getValue().getBytes(StandardCharsets.UTF_8));
-        zip.closeEntry();
-      }
-    }
-    return bytes.toByteArray();
-  }
-
-  /** A gzipped ustar archive with one regular file. */
-  private static byte[] tarGz(String name, byte[] content) throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (GZIPOutputStream gzip = new GZIPOutputStream(bytes)) {
-      gzip.write(tarHeader(name, content.length));
-      gzip.write(content);
-      gzip.write(new byte[(512 - content.length % 512) % 512]);
-      gzip.write(new byte[2 * 512]);
-    }
-    return bytes.toByteArray();
-  }
-
-  /** The 512-byte ustar header of a regular file (POSIX.1-1988: octal fields, checksum over the header). */
-  private static byte[] tarHeader(String name, int size) {
-    byte[] header = new byte[512];
-    put(header, 0, name);
-    put(header, 100, "0000644");
-    put(header, 108, "0000000");
-    put(header, 116, "0000000");
-    put(header, 124, "%011o".formatted(size));
-    put(header, 136, "%011o".formatted(TAR_MTIME));
-    put(header, 148, "        ");
-    header[156] = '0';
-    put(header, 257, "ustar");
-    put(header, 263, "00");
-    int sum = 0;
-    for (byte b : header) {
-      sum += b & 0xff;
-    }
-    put(header, 148, "%06o\0 ".formatted(sum));
-    return header;
-  }
-
-  private static void put(byte[] header, int offset, String ascii) {
-    byte[] bytes = ascii.getBytes(StandardCharsets.US_ASCII);
-    System.arraycopy(bytes, 0, header, offset, bytes.length);
-  }
-
-  private static byte[] digest(String algorithm, byte[] bytes) {
-    try {
-      return MessageDigest.getInstance(algorithm).digest(bytes);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(algorithm, e);
-    }
   }
 }

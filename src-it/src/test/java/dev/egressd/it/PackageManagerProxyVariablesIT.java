@@ -1,0 +1,343 @@
+package dev.egressd.it;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A package manager's own proxy setting, as {@code egressd run -- CMD} sets it, takes it through egressd by itself:
+ * pip with {@code PIP_PROXY}, npm with one of {@code npm_config_proxy}, {@code npm_config_https_proxy} (or their
+ * upper-case forms). The child of {@code run} is a small sh wrapper that checks {@code run} set the variable and then
+ * starts the client with {@code env -i}, so its environment is PATH, HOME and that one variable: {@code HTTP_PROXY},
+ * {@code HTTPS_PROXY}, their lower-case forms, {@code ALL_PROXY} and everything else {@code run} sets are gone (the
+ * first test checks the environment itself). Each client is sent to an allowed host (the package arrives, one allow
+ * decision per request the origin saw) and to a denied one (one deny decision, nothing reaches the origin). The
+ * names resolve only in the daemon (test hosts file), and a control run without the variable shows the client then
+ * reaches nothing and the daemon decides nothing: the variable is what routed it. For npm, the two variables also beat
+ * a proxy in the user's {@code .npmrc}.
+ */
+@Timeout(value = 300, unit = SECONDS)
+class PackageManagerProxyVariablesIT {
+  private static final String CONFIG = """
+      [network]
+      allowed_domains = ["allowed.test", "127.0.0.1"]
+      denied_domains = ["denied.test"]
+      """;
+  private static final Duration CHILD_TIMEOUT = Duration.ofSeconds(150);
+
+  @RegisterExtension
+  static final OriginServer http = OriginServer.http();
+
+  @RegisterExtension
+  static final OriginServer https = OriginServer.https();
+
+  @TempDir
+  static Path dir;
+
+  static Path config;
+  static Path emptyUserConfig;
+  static Path emptyGlobalConfig;
+  static PackageRepositories packages;
+
+  @BeforeAll
+  static void prepare() throws IOException {
+    config = Files.writeString(dir.resolve("egressd.toml"), CONFIG);
+    emptyUserConfig = Files.writeString(dir.resolve("user.npmrc"), "");
+    emptyGlobalConfig = Files.writeString(dir.resolve("global.npmrc"), "");
+    packages = PackageRepositories.build();
+    for (String host : List.of("allowed.test", "denied.test")) {
+      ProcessResult lookup = Processes.run(List.of("getent", "hosts", host), Map.of(), dir, Duration.ofSeconds(10));
+      assertThat(lookup.exitCode()).as("%s must not resolve outside the daemon, or a client could bypass the"
+          + " proxy unnoticed\n%s", host, lookup).isNotZero();
+    }
+  }
+
+  @BeforeEach
+  void serveIndexAndRegistry() {
+    packages.serve(http);
+    packages.serve(https);
+  }
+
+  @Test
+  void theClientsEnvironmentHoldsOnlyPathHomeAndTheKeptVariable() {
+    ProcessResult result = only(List.of("PIP_PROXY"), Map.of(), List.of("env", "-0"));
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    // run's start-up lines come first on the same stdout, each ending with a newline; env's entries end with NUL.
+    String out = result.stdout();
+    Map<String, String> env = new HashMap<>();
+    for (String entry : out.substring(out.lastIndexOf('\n', out.indexOf('\0')) + 1).split("\0")) {
+      int eq = entry.indexOf('=');
+      if (eq > 0) {
+        env.put(entry.substring(0, eq), entry.substring(eq + 1));
+      }
+    }
+    assertThat(env).as("%s", result).containsOnlyKeys("PATH", "HOME", "PIP_PROXY");
+    assertThat(env.get("PIP_PROXY")).matches("http://127\\.0\\.0\\.1:\\d+");
+  }
+
+  @Test
+  void theWrapperFailsWhenRunDidNotSetTheVariable() {
+    ProcessResult result = only(List.of("EGRESSD_IT_NOT_SET"), Map.of(), List.of("true"));
+
+    assertThat(result.exitCode()).as("%s", result).isEqualTo(97);
+    assertThat(result.stderr()).contains("run did not set EGRESSD_IT_NOT_SET");
+  }
+
+  // ---- pip: PIP_PROXY ----
+
+  @Test
+  void pipProxyAloneTakesPipToAnAllowedIndex() throws IOException {
+    Path target = Files.createTempDirectory(dir, "pip");
+
+    ProcessResult result = pip(List.of("PIP_PROXY"), target, http, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(target.resolve(PackageRepositories.WHEEL)).as("%s", result).hasBinaryContent(packages.wheel());
+    assertThat(http.requests()).extracting(RecordedRequest::target)
+        .containsExactly("/simple/demo/", PackageRepositories.WHEEL_PATH);
+    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
+        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+  }
+
+  @Test
+  void pipProxyAloneTakesPipThroughAConnectTunnelToAnHttpsIndex() throws IOException {
+    Path target = Files.createTempDirectory(dir, "pip-tls");
+
+    ProcessResult result = pip(List.of("PIP_PROXY"), target, https, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(target.resolve(PackageRepositories.WHEEL)).as("%s", result).hasBinaryContent(packages.wheel());
+    assertThat(https.requests()).extracting(RecordedRequest::target)
+        .containsExactly("/simple/demo/", PackageRepositories.WHEEL_PATH);
+    assertThat(https.serverNames()).isNotEmpty().containsOnly("allowed.test");
+    assertThat(audit(result, "decision=allow", "protocol=https_connect", "host=allowed.test ",
+        "port=" + https.port() + " ")).as("%s", result).isNotEmpty();
+  }
+
+  @Test
+  void pipProxyAloneLetsTheProxyRefuseADeniedIndex() throws IOException {
+    Path target = Files.createTempDirectory(dir, "pip-denied");
+
+    ProcessResult result = pip(List.of("PIP_PROXY"), target, http, "denied.test", "-vv");
+
+    assertThat(result.exitCode()).as("%s", result).isEqualTo(1);
+    assertThat(result.stdout() + result.stderr())
+        .contains("Could not fetch URL " + http.url("denied.test", "/simple/demo/") + ": 403 Client Error: Forbidden");
+    assertThat(audit(result, "decision=deny", "reason=denied", "host=denied.test ", "port=" + http.port() + " "))
+        .as("%s", result).hasSize(1);
+    assertThat(audit(result, "decision=allow")).as("%s", result).isEmpty();
+    assertThat(target).isEmptyDirectory();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  @Test
+  void withoutPipProxyPipReachesNothing() throws IOException {
+    Path target = Files.createTempDirectory(dir, "pip-direct");
+
+    ProcessResult result = pip(List.of(), target, http, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    assertThat(audit(result, "decision=")).as("the daemon saw nothing\n%s", result).isEmpty();
+    assertThat(target).isEmptyDirectory();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  /**
+   * {@code pip download demo==1.0} from the index on {@code host}, with {@code keep} as its only variables besides
+   * PATH and HOME and {@code PIP_CONFIG_FILE=/dev/null} (no config file). Not {@code --isolated}, which would ignore
+   * {@code PIP_PROXY}. A plain-HTTP index must be a {@code --trusted-host}; an HTTPS origin's test CA is given with
+   * {@code --cert}.
+   */
+  private static ProcessResult pip(List<String> keep, Path target, OriginServer origin, String host,
+      String... options) {
+    List<String> command = new ArrayList<>(List.of(RecipeClients.PYTHON, "-m", "pip", "download", "--no-deps",
+        "--no-cache-dir", "--disable-pip-version-check", "--no-input", "--timeout", "20", "--retries", "0", "-d",
+        target.toString(), "--index-url", origin.url(host, "/simple/")));
+    command.addAll(origin == https ? List.of("--cert", TestCertificates.get().caPem().toString())
+        : List.of("--trusted-host", origin.authority(host)));
+    command.addAll(List.of(options));
+    command.add("demo==1.0");
+    return only(keep, Map.of("PIP_CONFIG_FILE", "/dev/null"), command);
+  }
+
+  // ---- npm: npm_config_proxy, npm_config_https_proxy ----
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"npm_config_proxy", "npm_config_https_proxy", "NPM_CONFIG_PROXY", "NPM_CONFIG_HTTPS_PROXY"})
+  void npmConfigVariableAloneTakesNpmToAnAllowedRegistry(String variable) throws IOException {
+    Path prefix = Files.createTempDirectory(dir, "npm");
+    http.respond("/demo", packages.packument(http, "allowed.test"));
+
+    ProcessResult result = npm(List.of(variable), prefix, http, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(prefix.resolve("node_modules/demo/package.json")).as("%s", result)
+        .hasContent(PackageRepositories.PACKAGE_JSON);
+    assertThat(http.requests()).extracting(RecordedRequest::target)
+        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
+    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
+        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"npm_config_proxy", "npm_config_https_proxy", "NPM_CONFIG_PROXY", "NPM_CONFIG_HTTPS_PROXY"})
+  void npmConfigVariableAloneLetsTheProxyRefuseADeniedRegistry(String variable) throws IOException {
+    Path prefix = Files.createTempDirectory(dir, "npm-denied");
+    http.respond("/demo", packages.packument(http, "denied.test"));
+
+    ProcessResult result = npm(List.of(variable), prefix, http, "denied.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    assertThat(result.stderr()).contains("403 Forbidden - GET " + http.url("denied.test", "/demo"));
+    assertThat(audit(result, "decision=deny", "reason=denied", "host=denied.test ", "port=" + http.port() + " "))
+        .as("%s", result).isNotEmpty();
+    assertThat(audit(result, "decision=allow")).as("%s", result).isEmpty();
+    assertThat(prefix.resolve("node_modules")).doesNotExist();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  @Test
+  void npmConfigHttpsProxyAloneTakesNpmThroughAConnectTunnelToAnHttpsRegistry() throws IOException {
+    Path prefix = Files.createTempDirectory(dir, "npm-tls");
+    https.respond("/demo", packages.packument(https, "allowed.test"));
+
+    ProcessResult result = npm(List.of("npm_config_https_proxy"), prefix, https, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(prefix.resolve("node_modules/demo/package.json")).as("%s", result)
+        .hasContent(PackageRepositories.PACKAGE_JSON);
+    assertThat(https.requests()).extracting(RecordedRequest::target)
+        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
+    assertThat(https.serverNames()).isNotEmpty().containsOnly("allowed.test");
+    assertThat(audit(result, "decision=allow", "protocol=https_connect", "host=allowed.test ",
+        "port=" + https.port() + " ")).as("%s", result).isNotEmpty();
+  }
+
+  @Test
+  void npmConfigVariablesWinOverAProxyInTheUsersNpmrc() throws IOException {
+    // npm ranks npm_config_* variables above every .npmrc, setting by setting.
+    Path prefix = Files.createTempDirectory(dir, "npm-npmrc");
+    http.respond("/demo", packages.packument(http, "allowed.test"));
+
+    ProcessResult result = npm(List.of("npm_config_proxy", "npm_config_https_proxy"), staleProxyNpmrc().config(),
+        prefix, http, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(prefix.resolve("node_modules/demo/package.json")).as("%s", result)
+        .hasContent(PackageRepositories.PACKAGE_JSON);
+    assertThat(audit(result, "decision=allow", "host=allowed.test ", "port=" + http.port() + " "))
+        .as("%s", result).hasSize(http.requestCount());
+  }
+
+  @Test
+  void npmConfigProxyAloneLosesToAnHttpsProxyInTheUsersNpmrc() throws IOException {
+    // npm sends every request to https-proxy if set, else proxy: why run sets npm_config_https_proxy as well.
+    Path prefix = Files.createTempDirectory(dir, "npm-npmrc-proxy");
+    http.respond("/demo", packages.packument(http, "allowed.test"));
+    StaleNpmrc stale = staleProxyNpmrc();
+
+    ProcessResult result = npm(List.of("npm_config_proxy"), stale.config(), prefix, http, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    assertThat(result.stderr()).contains("ECONNREFUSED 127.0.0.1:" + stale.port());
+    assertThat(audit(result, "decision=")).as("the daemon saw nothing\n%s", result).isEmpty();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  @Test
+  void withoutAnNpmConfigVariableNpmReachesNothing() throws IOException {
+    Path prefix = Files.createTempDirectory(dir, "npm-direct");
+    http.respond("/demo", packages.packument(http, "allowed.test"));
+
+    ProcessResult result = npm(List.of(), prefix, http, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    assertThat(audit(result, "decision=")).as("the daemon saw nothing\n%s", result).isEmpty();
+    assertThat(prefix.resolve("node_modules")).doesNotExist();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  /**
+   * {@code npm install demo@1.0.0} into {@code prefix} from the registry on {@code host}, with {@code keep} as its
+   * only variables besides PATH and HOME, empty user and global config files (or the given user config) and a
+   * private cache. An HTTPS origin's test CA is given with {@code --cafile}.
+   */
+  private static ProcessResult npm(List<String> keep, Path prefix, OriginServer origin, String host) {
+    return npm(keep, emptyUserConfig, prefix, origin, host);
+  }
+
+  private static ProcessResult npm(List<String> keep, Path userConfig, Path prefix, OriginServer origin,
+      String host) {
+    List<String> command = new ArrayList<>(List.of("npm", "install", "demo@1.0.0", "--prefix", prefix.toString(),
+        "--registry", origin.url(host, "/"), "--cache", prefix.resolve(".npm-cache").toString(), "--userconfig",
+        userConfig.toString(), "--globalconfig", emptyGlobalConfig.toString(), "--no-audit", "--no-fund",
+        "--no-update-notifier", "--fetch-retries", "0"));
+    if (origin == https) {
+      command.addAll(List.of("--cafile", TestCertificates.get().caPem().toString()));
+    }
+    return only(keep, Map.of(), command);
+  }
+
+  // ---- helpers ----
+
+  /** A user {@code .npmrc} whose {@code proxy} and {@code https-proxy} name a closed port on 127.0.0.1. */
+  private static StaleNpmrc staleProxyNpmrc() throws IOException {
+    int closed;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      closed = socket.getLocalPort();
+    }
+    return new StaleNpmrc(Files.writeString(Files.createTempFile(dir, "user", ".npmrc"),
+        "proxy=http://127.0.0.1:%d\nhttps-proxy=http://127.0.0.1:%d\n".formatted(closed, closed)), closed);
+  }
+
+  private record StaleNpmrc(Path config, int port) {}
+
+  /**
+   * {@code egressd run --config FILE -- sh -c WRAPPER sh command...}: the wrapper fails (exit 97) unless {@code run}
+   * set every variable in {@code keep} to a non-empty value, then runs {@code command} under {@code env -i} with
+   * PATH, HOME, those variables and {@code fixed}. Names are identifiers and the fixed values plain paths, so both
+   * go into the sh code as they are. The daemon's log (audit lines) ends up in stderr.
+   */
+  private static ProcessResult only(List<String> keep, Map<String, String> fixed, List<String> command) {
+    StringBuilder wrapper = new StringBuilder();
+    StringBuilder assignments = new StringBuilder("PATH=\"$PATH\" HOME=\"$HOME\"");
+    for (String name : keep) {
+      wrapper.append("[ -n \"${").append(name).append(":-}\" ] || { echo 'run did not set ").append(name)
+          .append("' >&2; exit 97; }\n");
+      assignments.append(' ').append(name).append("=\"$").append(name).append('"');
+    }
+    fixed.forEach((name, value) -> assignments.append(' ').append(name).append('=').append(value));
+    wrapper.append("exec env -i ").append(assignments).append(" \"$@\"");
+    List<String> args = new ArrayList<>(List.of("run", "--config", config.toString(), "--listen", "127.0.0.1:0",
+        "--socks-listen", "127.0.0.1:0", "--", "/bin/sh", "-c", wrapper.toString(), "sh"));
+    args.addAll(command);
+    Map<String, String> env = Map.of("HOME", dir.toString(), "CODEX_HOME", dir.resolve("no-codex").toString());
+    return Processes.run(Egressd.command(args), env, dir, CHILD_TIMEOUT);
+  }
+
+  /** The audit lines in the run's stderr that contain every fragment. */
+  private static List<String> audit(ProcessResult result, String... fragments) {
+    return result.stderr().lines().filter(line -> line.contains(" audit - "))
+        .filter(line -> Arrays.stream(fragments).allMatch(line::contains)).toList();
+  }
+}
