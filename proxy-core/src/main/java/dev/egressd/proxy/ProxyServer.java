@@ -337,7 +337,7 @@ public final class ProxyServer implements AutoCloseable {
     return transport.name();
   }
 
-  /** The shared connector. */
+  /** The network side of the shared connection path (resolver, dialler, upstream channels). */
   public UpstreamConnector connector() {
     return connector;
   }

@@ -40,8 +40,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Datagrams from the client's endpoint (the address it announced, else the control connection's IP; the port
  *       is locked to the first datagram when the client announced none) are requests: fragments (FRAG != 0) and
  *       malformed headers are dropped; each destination is decided once per association (protocol
- *       {@code socks5_udp}) through the shared connector, so names are resolved and vetted like TCP targets; payloads
- *       to refused destinations are dropped and counted.</li>
+ *       {@code socks5_udp}) through the shared connection path ({@code TunnelEstablisher.vet}), so names are
+ *       resolved and vetted like TCP targets; payloads to refused destinations are dropped and counted.</li>
  *   <li>Datagrams from an address the client has sent to are replies: they are wrapped with a header naming the
  *       sender and passed to the client. Anything else is dropped, so nobody can inject traffic into the
  *       association.</li>
