@@ -120,6 +120,17 @@ final class ClientEnvironment {
     }
   }
 
+  /**
+   * {@code GIT_SSH_COMMAND} for git over ssh: ssh with a {@code ProxyCommand} that is {@code egressd ssh-proxy},
+   * which reaches the host through the SOCKS5 listener named by {@code ALL_PROXY}, so ssh remotes are decided by the
+   * policy too. Both layers are shell words: git runs the variable through {@code sh -c}, ssh the ProxyCommand.
+   *
+   * @param egressd the shell words that start this egressd ({@link SshProxyCommand#invocation})
+   */
+  static String gitSshCommand(String egressd) {
+    return "ssh -o " + ShellSyntax.shWord("ProxyCommand=" + egressd + " ssh-proxy %h %p");
+  }
+
   /** The proxy URL clients should use, e.g. {@code http://127.0.0.1:3128}. */
   static String httpProxyUrl(InetSocketAddress http) {
     return "http://" + HostName.of(IpAddress.of(http.getAddress())).authorityForm() + ":" + http.getPort();
@@ -174,6 +185,9 @@ final class ClientEnvironment {
     addAll(variables, List.of("ELECTRON_GET_USE_PROXY"), "true");
     addAll(variables, List.of("NODE_USE_ENV_PROXY", "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE"), "1");
     variables.add(Variable.of("CODEX_NETWORK_ALLOW_LOCAL_BINDING", allowLocalBinding ? "1" : "0"));
+    if (socks != null) {
+      variables.add(Variable.of("GIT_SSH_COMMAND", gitSshCommand(SshProxyCommand.invocation())));
+    }
     if (trust != null) {
       trustVariables(trust).forEach((name, value) -> variables.add(Variable.of(name, value)));
     }

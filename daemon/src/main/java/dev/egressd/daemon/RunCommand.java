@@ -351,6 +351,12 @@ final class RunCommand implements Callable<Integer> {
     Map<String, String> childEnv = builder.environment();
     childEnv.putAll(ClientEnvironment.forChild(http, socks, userInfo, config.policy().allowLocalBinding(),
         env.get("JAVA_TOOL_OPTIONS"), interception == null ? null : interception.trust()));
+    String ownSshCommand = env.get("GIT_SSH_COMMAND");
+    if (ownSshCommand != null && !ownSshCommand.isBlank() && childEnv.containsKey("GIT_SSH_COMMAND")) {
+      childEnv.put("GIT_SSH_COMMAND", ownSshCommand); // the user's own wins, as in the reference
+      log.warn("keeping your GIT_SSH_COMMAND: git over ssh reaches its hosts through egressd only if that command"
+          + " uses a ProxyCommand such as 'egressd ssh-proxy %h %p'");
+    }
     if (isolation != null) {
       // The bridge is a JVM too: the proxy settings are the command's, so they travel under another name.
       String javaToolOptions = childEnv.remove("JAVA_TOOL_OPTIONS");

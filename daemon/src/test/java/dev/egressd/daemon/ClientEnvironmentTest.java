@@ -111,8 +111,8 @@ class ClientEnvironmentTest {
         "NPM_CONFIG_PROXY", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY",
         "BUNDLE_NO_PROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY",
         "NODE_USE_ENV_PROXY", "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE",
-        "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-        "GIT_SSL_CAINFO", "PIP_CERT", "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO",
+        "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "GIT_SSH_COMMAND", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT", "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO",
         "NODE_EXTRA_CA_CERTS", "JAVA_TOOL_OPTIONS");
     assertThat(variables).filteredOn(Variable::appends).extracting(Variable::name)
         .containsExactly("JAVA_TOOL_OPTIONS");
@@ -254,5 +254,16 @@ class ClientEnvironmentTest {
       System.getProperties().forEach((k, v) -> System.out.print(k + "=" + v + "\0"));
       System.out.flush();
     }
+  }
+
+  @Test
+  void gitSshCommandGoesThroughTheSocksListenerAndOnlyWhenItRuns() {
+    List<Variable> withSocks = ClientEnvironment.variables(listen, new InetSocketAddress("127.0.0.1", 8081), null,
+        false, null);
+    List<Variable> withoutSocks = ClientEnvironment.variables(listen, null, null, false, null);
+
+    assertThat(withSocks).filteredOn(v -> v.name().equals("GIT_SSH_COMMAND")).singleElement()
+        .satisfies(v -> assertThat(v.text()).startsWith("ssh -o 'ProxyCommand=").endsWith(" ssh-proxy %h %p'"));
+    assertThat(withoutSocks).extracting(Variable::name).doesNotContain("GIT_SSH_COMMAND");
   }
 }
