@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,7 +71,7 @@ class NamespaceTopologyIT {
   private static final String BODY = "hello from the origin namespace " + ID;
   /** How curl -i output ends for the known file (the collector turns CRLF into LF and ends the last line). */
   private static final String BODY_AFTER_HEAD = "\n\n" + BODY + "\n";
-  private static final String IP = executable("ip");
+  private static final String IP = Processes.executable("ip");
   private static final List<String> created = new ArrayList<>();
   private static final Thread cleanupOnExit = new Thread(NamespaceTopologyIT::deleteNamespaces, "netns-cleanup");
 
@@ -299,8 +298,8 @@ class NamespaceTopologyIT {
   private static void startOrigin() throws IOException, InterruptedException {
     Path www = Files.createDirectory(dir.resolve("www"));
     Files.writeString(www.resolve("hello.txt"), BODY);
-    ProcessBuilder builder = new ProcessBuilder(inNamespace(ORIGIN, List.of(executable("python3"), "-u", "-m",
-        "http.server", String.valueOf(ORIGIN_PORT), "--bind", "0.0.0.0", "--directory", www.toString())));
+    ProcessBuilder builder = new ProcessBuilder(inNamespace(ORIGIN, List.of(Processes.executable("python3"), "-u",
+        "-m", "http.server", String.valueOf(ORIGIN_PORT), "--bind", "0.0.0.0", "--directory", www.toString())));
     Processes.clean(builder.environment());
     ChildProcess child = ChildProcess.start(builder, "origin");
     origin = child.process();
@@ -426,11 +425,4 @@ class NamespaceTopologyIT {
   }
 
   /** {@code name} on PATH, then in the sbin directories a non-root PATH often lacks. */
-  private static String executable(String name) {
-    List<String> directories = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(
-        File.pathSeparator)));
-    directories.addAll(List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"));
-    return directories.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, name)).filter(Files::isExecutable)
-        .map(Path::toString).findFirst().orElse(name);
-  }
 }

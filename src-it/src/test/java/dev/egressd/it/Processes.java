@@ -70,4 +70,13 @@ final class Processes {
       Thread.currentThread().interrupt();
     }
   }
+
+  /** The path of {@code name} on PATH or in the sbin directories (ip, sshd), or the bare name if none has it. */
+  static String executable(String name) {
+    List<String> directories = new java.util.ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "")
+        .split(java.io.File.pathSeparator)));
+    directories.addAll(List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"));
+    return directories.stream().filter(d -> !d.isEmpty()).map(d -> java.nio.file.Path.of(d, name))
+        .filter(java.nio.file.Files::isExecutable).map(java.nio.file.Path::toString).findFirst().orElse(name);
+  }
 }

@@ -3,7 +3,6 @@ package dev.egressd.it;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,7 +43,7 @@ class SshProxyIT {
   private static final String CLIENT = "egdssh-" + ID + "-client";
   private static final String SERVER = "egdssh-" + ID + "-sshd";
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
-  private static final String IP = executable("ip");
+  private static final String IP = Processes.executable("ip");
   private static final List<String> created = new ArrayList<>();
 
   @TempDir
@@ -93,7 +92,8 @@ class SshProxyIT {
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
         "PidFile " + dir.resolve("sshd.pid"), "") + "\n");
     Files.createDirectories(Path.of("/run/sshd")); // sshd's privilege separation directory, as its package makes it
-    sshd = new ProcessBuilder(IP, "netns", "exec", SERVER, executable("sshd"), "-D", "-e", "-f", sshdConfig.toString())
+    sshd = new ProcessBuilder(IP, "netns", "exec", SERVER, Processes.executable("sshd"), "-D", "-e", "-f",
+        sshdConfig.toString())
         .redirectErrorStream(true).redirectOutput(dir.resolve("sshd.log").toFile()).start();
     config = Files.writeString(dir.resolve("egressd.toml"), """
         [network]
@@ -190,13 +190,5 @@ class SshProxyIT {
   private static void run(List<String> command) {
     ProcessResult result = Processes.run(command, Map.of(), dir, TIMEOUT);
     assertThat(result.exitCode()).as("%s\n%s", String.join(" ", command), result).isZero();
-  }
-
-  private static String executable(String name) {
-    List<String> directories = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(
-        File.pathSeparator)));
-    directories.addAll(List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"));
-    return directories.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, name)).filter(Files::isExecutable)
-        .map(Path::toString).findFirst().orElse(name);
   }
 }
