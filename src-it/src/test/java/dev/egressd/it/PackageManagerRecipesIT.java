@@ -64,11 +64,7 @@ class PackageManagerRecipesIT {
     emptyGlobalConfig = Files.writeString(dir.resolve("global.npmrc"), "");
     packages = PackageRepositories.build();
     wheel = packages.wheel();
-    for (String host : List.of("allowed.test", "denied.test", "other.test")) {
-      ProcessResult lookup = Processes.run(List.of("getent", "hosts", host), Map.of(), dir, Duration.ofSeconds(10));
-      assertThat(lookup.exitCode()).as("%s must not resolve outside the daemon, or a client could bypass the"
-          + " proxy unnoticed\n%s", host, lookup).isNotZero();
-    }
+    PackageRepositories.assertResolvableOnlyByTheDaemon(dir, "allowed.test", "denied.test", "other.test");
   }
 
   @BeforeEach

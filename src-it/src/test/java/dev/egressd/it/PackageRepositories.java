@@ -3,11 +3,14 @@ package dev.egressd.it;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPOutputStream;
 import java.util.zip.ZipEntry;
@@ -35,6 +38,18 @@ final class PackageRepositories {
   }
 
   /** Builds the wheel and the tarball. */
+  /**
+   * Fails unless every one of {@code hosts} is unknown to the system resolver: only the daemon (through its test
+   * hosts file) may resolve them, or a client could bypass the proxy unnoticed.
+   */
+  static void assertResolvableOnlyByTheDaemon(Path dir, String... hosts) {
+    for (String host : hosts) {
+      ProcessResult lookup = Processes.run(List.of("getent", "hosts", host), Map.of(), dir, Duration.ofSeconds(10));
+      org.assertj.core.api.Assertions.assertThat(lookup.exitCode()).as("%s must not resolve outside the daemon, or"
+          + " a client could bypass the proxy unnoticed\n%s", host, lookup).isNotZero();
+    }
+  }
+
   static PackageRepositories build() throws IOException {
     return new PackageRepositories(buildWheel(), tarGz("package/package.json",
         PACKAGE_JSON.getBytes(StandardCharsets.UTF_8)));

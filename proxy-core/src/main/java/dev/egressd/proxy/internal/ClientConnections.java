@@ -15,33 +15,45 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code [::1]:5555}) and one connection id, shared by every audit event of the connection.
  */
 public final class ClientConnections {
-  private static final AttributeKey<Long> ID = AttributeKey.valueOf(ClientConnections.class, "connectionId");
+  /** Worked out once per connection: the label and id of every request on it. */
+  private record Identity(String label, long id) {}
+
+  private static final AttributeKey<Identity> IDENTITY = AttributeKey.valueOf(ClientConnections.class, "identity");
   private static final AtomicLong LAST_ID = new AtomicLong();
 
   private ClientConnections() {}
 
   /** The connection's id, assigned on first use; ids start at 1 and are unique within the process. */
   public static long id(Channel client) {
-    Long id = client.attr(ID).get();
-    if (id == null) {
-      Long assigned = LAST_ID.incrementAndGet();
-      id = client.attr(ID).setIfAbsent(assigned);
-      id = id == null ? assigned : id;
-    }
-    return id;
+    return identity(client).id();
   }
 
   /** {@code ip:port} of the peer ({@code [v6]:port}), {@code unix-socket} for a Unix-socket client, or {@code unknown}. */
   public static String label(Channel client) {
-    if (client.remoteAddress() instanceof InetSocketAddress address && address.getAddress() != null) {
-      return HostName.of(IpAddress.of(address.getAddress())).authorityForm() + ":" + address.getPort();
-    }
-    return client.localAddress() instanceof InetSocketAddress ? "unknown" : "unix-socket";
+    return identity(client).label();
   }
 
   /** A request made on {@code client}: its label and connection id. */
   public static AccessRequest request(Channel client, Destination destination, Protocol protocol, String method,
       boolean upgrade) {
-    return new AccessRequest(destination, protocol, method, upgrade, label(client), id(client));
+    Identity identity = identity(client);
+    return new AccessRequest(destination, protocol, method, upgrade, identity.label(), identity.id());
+  }
+
+  private static Identity identity(Channel client) {
+    Identity known = client.attr(IDENTITY).get();
+    if (known != null) {
+      return known;
+    }
+    Identity made = new Identity(labelOf(client), LAST_ID.incrementAndGet());
+    Identity raced = client.attr(IDENTITY).setIfAbsent(made);
+    return raced == null ? made : raced;
+  }
+
+  private static String labelOf(Channel client) {
+    if (client.remoteAddress() instanceof InetSocketAddress address && address.getAddress() != null) {
+      return HostName.of(IpAddress.of(address.getAddress())).authorityForm() + ":" + address.getPort();
+    }
+    return client.localAddress() instanceof InetSocketAddress ? "unknown" : "unix-socket";
   }
 }
