@@ -206,6 +206,26 @@ final class DeploymentFiles {
     return instructions;
   }
 
+  /** The Dockerfile's ARGs declared before the first FROM (the ones a FROM may use), with their defaults. */
+  static Map<String, String> globalArgs() {
+    Map<String, String> args = new LinkedHashMap<>();
+    dockerfile().stream().filter(i -> i.stage() < 0 && i.keyword().equals("ARG")).map(Instruction::arguments)
+        .forEach(arg -> {
+          int equals = arg.indexOf('=');
+          args.put(equals < 0 ? arg : arg.substring(0, equals), equals < 0 ? "" : arg.substring(equals + 1));
+        });
+    return args;
+  }
+
+  /** Each FROM's image as a build without --build-arg uses it: {@code ${NAME}} replaced by the ARG's default. */
+  static List<String> defaultFromImages() {
+    Map<String, String> args = globalArgs();
+    return dockerfile().stream().filter(i -> i.keyword().equals("FROM")).map(i -> i.arguments().split(" ")[0])
+        .map(image -> image.startsWith("${") && image.endsWith("}")
+            ? Objects.requireNonNull(args.get(image.substring(2, image.length() - 1)), image) : image)
+        .toList();
+  }
+
   /** The instructions of the Dockerfile's last stage, the runtime image. */
   static List<Instruction> runtimeStage() {
     List<Instruction> instructions = dockerfile();

@@ -71,8 +71,12 @@ class DeploymentFilesTest {
     List<Instruction> instructions = DeploymentFiles.dockerfile();
     List<Instruction> froms = instructions.stream().filter(i -> i.keyword().equals("FROM")).toList();
 
-    assertThat(froms).extracting(Instruction::arguments)
-        .containsExactly("maven:3.9-eclipse-temurin-17 AS build", "eclipse-temurin:17-jre-noble");
+    // Both bases are build arguments (scripts/local-base-images makes both from Debian's packages); the defaults
+    // stay the public images.
+    assertThat(froms).extracting(Instruction::arguments).containsExactly("${BUILD_IMAGE} AS build",
+        "${RUNTIME_IMAGE}");
+    assertThat(DeploymentFiles.defaultFromImages()).containsExactly("maven:3.9-eclipse-temurin-17",
+        "eclipse-temurin:17-jre-noble");
     assertThat(instructions).filteredOn(i -> i.stage() == 0 && i.keyword().equals("RUN"))
         .extracting(Instruction::arguments)
         .anyMatch(run -> run.startsWith("mvn -B -DskipTests -pl daemon -am package"));
@@ -210,8 +214,7 @@ class DeploymentFilesTest {
   @Test
   void noImageReferenceNamesARegistryHost() {
     List<String> images = Stream.of(
-        DeploymentFiles.dockerfile().stream().filter(i -> i.keyword().equals("FROM"))
-            .map(i -> i.arguments().split(" ")[0]),
+        DeploymentFiles.defaultFromImages().stream(),
         Stream.of("agent", "egressd").map(s -> at(compose(), "services", s, "image")).map(String::valueOf),
         Stream.of("docker/k8s/sidecar.yaml", "docker/k8s/gateway.yaml")
             .flatMap(f -> DeploymentFiles.objects(f, "Deployment").stream())
