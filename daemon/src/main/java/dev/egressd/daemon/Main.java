@@ -25,7 +25,7 @@ public final class Main implements Runnable {
   }
 
   /**
-   * Sets {@code egressd.log.format} for logback.xml from {@code --log-format} (or the environment) before the first
+   * Sets {@code egressd.log.format} for {@link LoggingConfigurator} from {@code --log-format} (or the environment) before the first
    * logger exists; picocli still validates the option. Arguments after {@code --} belong to the child command.
    */
   static void selectLogFormat(String[] args, String fromEnvironment) {

@@ -9,7 +9,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 
 /**
- * The stderr appender of {@code logback.xml}. Every event is flushed at once except audit lines ({@code
+ * The stderr appender {@link LoggingConfigurator} installs. Every event is flushed at once except audit lines ({@code
  * egressd.audit}), which stay in a buffer until {@link LoggingAuditSink}'s worker ends a batch and calls {@link
  * #flushAuditLines}: a busy proxy then writes its audit lines in a few large {@code write(2)} calls instead of one per
  * request. A line is never split between two writes (it is shorter than the buffer), so lines from other writers to

@@ -16,7 +16,7 @@ import java.util.Optional;
 public final class AddressClassifier {
   private record Block(IpAddress network, int prefix, AddressClass addressClass) {
     boolean contains(IpAddress address) {
-      return address.bitLength() == network.bitLength() && address.mask(prefix).equals(network);
+      return address.hasPrefix(network, prefix);
     }
   }
 
@@ -102,10 +102,10 @@ public final class AddressClassifier {
       return address.isZero(12, 15) && address.unsignedByte(15) <= 1
           ? Optional.empty() : Optional.of(address.ipv4At(12, false));
     }
-    if (address.mask(96).equals(NAT64)) {
+    if (address.hasPrefix(NAT64, 96)) {
       return Optional.of(address.ipv4At(12, false));
     }
-    if (address.mask(16).equals(SIX_TO_FOUR)) {
+    if (address.hasPrefix(SIX_TO_FOUR, 16)) {
       return Optional.of(address.ipv4At(2, false));
     }
     if (isTeredo(address)) {
@@ -120,7 +120,7 @@ public final class AddressClassifier {
   }
 
   private static boolean isTeredo(IpAddress address) {
-    return address.mask(32).equals(TEREDO);
+    return address.hasPrefix(TEREDO, 32);
   }
 
   private static AddressClass lookup(List<Block> blocks, IpAddress address) {

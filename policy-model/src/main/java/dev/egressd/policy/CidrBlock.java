@@ -69,7 +69,7 @@ public record CidrBlock(IpAddress network, int prefixLength) {
 
   /** True when {@code address} is of the same family and inside this block. */
   public boolean contains(IpAddress address) {
-    return address.bitLength() == network.bitLength() && address.mask(prefixLength).equals(network);
+    return address.hasPrefix(network, prefixLength);
   }
 
   @Override

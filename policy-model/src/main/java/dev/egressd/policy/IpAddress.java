@@ -22,6 +22,8 @@ import java.util.Optional;
  */
 public final class IpAddress {
   private final byte[] bytes;
+  /** {@link #toString()}, formatted once: audit lines and resolution both ask for it on every request. */
+  private String text;
 
   private IpAddress(byte[] bytes) {
     this.bytes = bytes;
@@ -73,6 +75,33 @@ public final class IpAddress {
   /** Number of address bits: 32 or 128. */
   public int bitLength() {
     return bytes.length * 8;
+  }
+
+  /**
+   * True if this address is of the same family as {@code network} and its first {@code prefixLength} bits equal
+   * {@code network}'s: {@code mask(prefixLength).equals(network)} for a network without host bits, without
+   * allocating (every request classifies its addresses against some thirty blocks).
+   */
+  public boolean hasPrefix(IpAddress network, int prefixLength) {
+    byte[] other = network.bytes;
+    if (other.length != bytes.length) {
+      return false;
+    }
+    if (prefixLength < 0 || prefixLength > bitLength()) {
+      throw new IllegalArgumentException("prefixLength: " + prefixLength + " (expected: 0.." + bitLength() + ")");
+    }
+    int whole = prefixLength / 8;
+    for (int i = 0; i < whole; i++) {
+      if (bytes[i] != other[i]) {
+        return false;
+      }
+    }
+    int rest = prefixLength % 8;
+    if (rest == 0) {
+      return true;
+    }
+    int keep = 0xff << (8 - rest);
+    return (bytes[whole] & keep) == (other[whole] & keep);
   }
 
   /** This address with every bit after {@code prefixLength} cleared. */
@@ -140,7 +169,13 @@ public final class IpAddress {
 
   @Override
   public String toString() {
-    return bytes.length == 4 ? dottedQuad(bytes, 0) : ipv6Text();
+    String formatted = text;
+    if (formatted == null) {
+      // A benign race: every thread computes the same immutable String.
+      formatted = bytes.length == 4 ? dottedQuad(bytes, 0) : ipv6Text();
+      text = formatted;
+    }
+    return formatted;
   }
 
   private static String dottedQuad(byte[] b, int offset) {
@@ -185,62 +220,76 @@ public final class IpAddress {
     return sb.toString();
   }
 
+  /**
+   * {@code inet_aton}'s reading of {@code text}, or null. One pass over the characters and no allocation but the
+   * result: it runs for every host name a request names (which almost always fails at the first character).
+   */
   private static byte[] parseIpv4(String text) {
-    if (text.isEmpty() || text.length() > 64) {
-      return null;
-    }
-    String[] parts = text.split("\\.", -1);
-    if (parts.length > 4) {
-      return null;
-    }
-    long[] values = new long[parts.length];
-    for (int i = 0; i < parts.length; i++) {
-      values[i] = parseIpv4Part(parts[i]);
-      if (values[i] < 0) {
-        return null;
-      }
+    int length = text.length();
+    if (length == 0 || length > 64 || !isAsciiDigit(text.charAt(0))) {
+      return null; // every part starts with a digit ("0x" included), so "allowed.test" stops here
     }
     long result = 0;
-    for (int i = 0; i < parts.length - 1; i++) {
-      if (values[i] > 255) {
+    long pending = -1; // the part before the current one: only the last part may exceed a byte
+    int parts = 0;
+    int start = 0;
+    for (int i = 0; i <= length; i++) {
+      if (i < length && text.charAt(i) != '.') {
+        continue;
+      }
+      if (++parts > 4) {
         return null;
       }
-      result |= values[i] << (8 * (3 - i));
+      long value = parseIpv4Part(text, start, i);
+      if (value < 0) {
+        return null;
+      }
+      if (pending >= 0) {
+        if (pending > 255) {
+          return null;
+        }
+        result |= pending << (8 * (4 - (parts - 1)));
+      }
+      pending = value;
+      start = i + 1;
     }
-    long last = values[parts.length - 1];
-    int remainingBytes = 5 - parts.length;
-    if (last >= (1L << (8 * remainingBytes))) {
+    int remainingBytes = 5 - parts;
+    if (pending >= (1L << (8 * remainingBytes))) {
       return null;
     }
-    result |= last;
+    result |= pending;
     return new byte[] {(byte) (result >>> 24), (byte) (result >>> 16), (byte) (result >>> 8), (byte) result};
   }
 
+  private static boolean isAsciiDigit(char c) {
+    return c >= '0' && c <= '9';
+  }
+
   /**
-   * A part's value, or -1 when it is not a number in any accepted base or exceeds 32 bits. Leading zeros are
-   * unlimited, as {@code strtoul} reads them: {@code 0x000000007f000001} is still 127.0.0.1 to glibc, so it must not
-   * be mistaken for a host name.
+   * The value of {@code text[from, to)} as one part, or -1 when it is not a number in any accepted base or exceeds
+   * 32 bits. Leading zeros are unlimited, as {@code strtoul} reads them: {@code 0x000000007f000001} is still
+   * 127.0.0.1 to glibc, so it must not be mistaken for a host name.
    */
-  private static long parseIpv4Part(String part) {
-    if (part.isEmpty()) {
+  private static long parseIpv4Part(String text, int from, int to) {
+    if (from == to) {
       return -1;
     }
     int radix = 10;
-    String digits = part;
-    if (part.length() >= 2 && part.charAt(0) == '0' && (part.charAt(1) == 'x' || part.charAt(1) == 'X')) {
+    int digits = from;
+    if (to - from >= 2 && text.charAt(from) == '0' && (text.charAt(from + 1) == 'x' || text.charAt(from + 1) == 'X')) {
       radix = 16;
-      digits = part.substring(2);
-      if (digits.isEmpty()) {
+      digits = from + 2;
+      if (digits == to) {
         return 0; // "0x" alone is zero for WHATWG URL parsers
       }
-    } else if (part.length() >= 2 && part.charAt(0) == '0') {
+    } else if (to - from >= 2 && text.charAt(from) == '0') {
       radix = 8;
-      digits = part.substring(1);
+      digits = from + 1;
     }
     long value = 0;
-    for (int i = 0; i < digits.length(); i++) {
+    for (int i = digits; i < to; i++) {
       // Character.digit also accepts fullwidth and other non-ASCII digits, which no resolver reads as numbers.
-      int d = digits.charAt(i) > 'z' ? -1 : Character.digit(digits.charAt(i), radix);
+      int d = text.charAt(i) > 'z' ? -1 : Character.digit(text.charAt(i), radix);
       if (d < 0) {
         return -1;
       }

@@ -149,4 +149,101 @@ class IpAddressPropertyTest {
         return (random.nextBoolean() ? "0x" : "0X") + (random.nextBoolean() ? hex : hex.toUpperCase());
     }
   }
+
+  @Test
+  void hasPrefixAgreesWithMaskingAcrossFamiliesAndPrefixes() {
+    Random random = new Random(99L);
+    for (int run = 0; run < RUNS; run++) {
+      IpAddress network = randomAddress(random);
+      int prefix = random.nextInt(network.bitLength() + 1);
+      IpAddress masked = network.mask(prefix);
+      IpAddress candidate = random.nextBoolean() ? nearby(network, random) : randomAddress(random);
+      boolean expected = candidate.bitLength() == masked.bitLength() && candidate.mask(prefix).equals(masked);
+
+      assertThat(candidate.hasPrefix(masked, prefix)).as("%s has prefix %s/%d", candidate, masked, prefix)
+          .isEqualTo(expected);
+    }
+  }
+
+  /** The single-pass IPv4 parser against the split-based reading it replaced, on text made of the parts' alphabet. */
+  @Test
+  void ipv4ParserAgreesWithTheSplitBasedReference() {
+    Random random = new Random(20261207L);
+    String alphabet = "0123456789..xXabcdefgAF";
+    for (int run = 0; run < RUNS * 5; run++) {
+      StringBuilder text = new StringBuilder();
+      for (int i = random.nextInt(24); i > 0; i--) {
+        text.append(alphabet.charAt(random.nextInt(alphabet.length())));
+      }
+      String candidate = text.toString();
+      if (candidate.indexOf(':') >= 0) {
+        continue;
+      }
+      byte[] expected = referenceInetAton(candidate);
+
+      assertThat(IpAddress.parse(candidate).map(IpAddress::bytes).orElse(null)).as("'%s'", candidate)
+          .isEqualTo(expected);
+    }
+  }
+
+  /** The parser as it was (String.split and a value array): the oracle for the test above. */
+  private static byte[] referenceInetAton(String text) {
+    if (text.isEmpty() || text.length() > 64) {
+      return null;
+    }
+    String[] parts = text.split("\\.", -1);
+    if (parts.length > 4) {
+      return null;
+    }
+    long[] values = new long[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      values[i] = referencePart(parts[i]);
+      if (values[i] < 0) {
+        return null;
+      }
+    }
+    long result = 0;
+    for (int i = 0; i < parts.length - 1; i++) {
+      if (values[i] > 255) {
+        return null;
+      }
+      result |= values[i] << (8 * (3 - i));
+    }
+    long last = values[parts.length - 1];
+    if (last >= (1L << (8 * (5 - parts.length)))) {
+      return null;
+    }
+    result |= last;
+    return new byte[] {(byte) (result >>> 24), (byte) (result >>> 16), (byte) (result >>> 8), (byte) result};
+  }
+
+  private static long referencePart(String part) {
+    if (part.isEmpty()) {
+      return -1;
+    }
+    int radix = 10;
+    String digits = part;
+    if (part.length() >= 2 && part.charAt(0) == '0' && (part.charAt(1) == 'x' || part.charAt(1) == 'X')) {
+      radix = 16;
+      digits = part.substring(2);
+      if (digits.isEmpty()) {
+        return 0;
+      }
+    } else if (part.length() >= 2 && part.charAt(0) == '0') {
+      radix = 8;
+      digits = part.substring(1);
+    }
+    long value = 0;
+    for (int i = 0; i < digits.length(); i++) {
+      int d = digits.charAt(i) > 'z' ? -1 : Character.digit(digits.charAt(i), radix);
+      if (d < 0) {
+        return -1;
+      }
+      value = value * radix + d;
+      if (value > 0xffff_ffffL) {
+        return -1;
+      }
+    }
+    return value;
+  }
 }

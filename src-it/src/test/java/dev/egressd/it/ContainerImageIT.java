@@ -88,9 +88,10 @@ class ContainerImageIT {
     Files.setPosixFilePermissions(configDirectory, PosixFilePermissions.fromString("rwxr-xr-x"));
     writeConfig(originAddress);
 
-    // compose.yaml's egressd service: read-only root, /tmp as exec tmpfs, no capabilities, no new privileges.
+    // compose.yaml's egressd service: read-only root, /tmp as exec tmpfs, no capabilities, no new privileges; and
+    // the memory limit of a small sidecar, which the entrypoint's heap sizing follows.
     egressd = DockerCli.check("create", "--name", NAME + "-egressd", "--network", agentNet[0], "--ip", proxyAddress,
-        "--read-only", "--tmpfs", "/tmp:exec", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+        "--memory", "256m", "--read-only", "--tmpfs", "/tmp:exec", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
         "-v", configDirectory + ":/etc/egressd:ro", IMAGE);
     containers.add(egressd);
     DockerCli.check("network", "connect", "--ip", outside[1] + "2", outside[0], egressd);
@@ -102,9 +103,10 @@ class ContainerImageIT {
     client = started(DockerCli.check("run", "-d", "--name", NAME + "-agent", "--network", agentNet[0],
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--user", "65534:65534", runtimeBase,
         "sleep", "infinity"));
-    timings = "image %d MiB, built in %d ms, listening %d ms and healthy %d ms after start".formatted(
+    String rss = DockerCli.check("exec", egressd, "grep", "^VmRSS", "/proc/1/status").replaceAll("\\D+", " ").strip();
+    timings = "image %d MiB, built in %d ms, listening %d ms and healthy %d ms after start, RSS then %d MiB".formatted(
         Long.parseLong(DockerCli.check("image", "inspect", "-f", "{{.Size}}", IMAGE)) >> 20, buildMillis,
-        listeningMillis, healthyMillis);
+        listeningMillis, healthyMillis, Long.parseLong(rss) >> 10);
   }
 
   @AfterAll
@@ -138,6 +140,12 @@ class ContainerImageIT {
     assertThat(DockerCli.check("exec", egressd, "cat", "/proc/1/status"))
         .containsPattern("(?m)^Uid:\\s+10001\\s+10001\\s+10001\\s+10001$")
         .containsPattern("(?m)^Gid:\\s+10001\\s").containsPattern("(?m)^CapEff:\\s+0+$");
+  }
+
+  /** The class-data archive the image build trained is what PID 1 runs with (a mismatch would be ignored silently). */
+  @Test
+  void daemonMapsTheImagesClassDataArchive() {
+    assertThat(DockerCli.check("exec", egressd, "cat", "/proc/1/maps")).contains("/opt/egressd/egressd.jsa");
   }
 
   @Test

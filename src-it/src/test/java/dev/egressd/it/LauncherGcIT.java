@@ -14,7 +14,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The {@code ./egressd} launcher runs the daemon on the parallel collector (chosen by measurement, see
  * docs/performance.md), unless {@code EGRESSD_JAVA_OPTS} names another: two collectors would stop the JVM from
- * starting. The running JVM's own flags are read with {@code jcmd}, from a child of {@code run -- CMD}.
+ * starting. It sizes the heap for a sidecar (16 MiB to start, at most 256 MiB, a young generation of 8 to 16 MiB)
+ * and trims the C heap every 5 s; {@code EGRESSD_JAVA_OPTS} overrides any of it. The running JVM's own flags are
+ * read with {@code jcmd}, from a child of {@code run -- CMD}.
  */
 @Timeout(value = 120, unit = SECONDS)
 class LauncherGcIT {
@@ -43,5 +45,23 @@ class LauncherGcIT {
 
     assertThat(result.exitCode()).as("%s", result).isZero();
     assertThat(result.stdout()).contains("-XX:+UseG1GC").doesNotContain("-XX:+UseParallelGC");
+  }
+
+  @Test
+  void theDaemonsHeapIsSizedForASidecarAndItsCHeapTrimmed() {
+    ProcessResult result = runLauncher("");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(result.stdout()).contains("-XX:InitialHeapSize=16777216", "-XX:MaxHeapSize=268435456",
+        "-XX:NewSize=8388608", "-XX:MaxNewSize=16777216", "-XX:TrimNativeHeapInterval=5000");
+  }
+
+  @Test
+  void heapFlagsInEgressdJavaOptsWin() {
+    ProcessResult result = runLauncher("-Xmx512m -XX:MaxNewSize=64m");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(result.stdout()).contains("-XX:MaxHeapSize=536870912", "-XX:MaxNewSize=67108864")
+        .doesNotContain("-XX:MaxHeapSize=268435456");
   }
 }
