@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -21,19 +22,34 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A package manager's own proxy setting, as {@code egressd run -- CMD} sets it, takes it through egressd by itself:
  * pip with {@code PIP_PROXY}, npm with one of {@code npm_config_proxy}, {@code npm_config_https_proxy} (or their
- * upper-case forms). The child of {@code run} is a small sh wrapper that checks {@code run} set the variable and then
- * starts the client with {@code env -i}, so its environment is PATH, HOME and that one variable: {@code HTTP_PROXY},
- * {@code HTTPS_PROXY}, their lower-case forms, {@code ALL_PROXY} and everything else {@code run} sets are gone (the
- * first test checks the environment itself). Each client is sent to an allowed host (the package arrives, one allow
- * decision per request the origin saw) and to a denied one (one deny decision, nothing reaches the origin). The
- * names resolve only in the daemon (test hosts file), and a control run without the variable shows the client then
- * reaches nothing and the daemon decides nothing: the variable is what routed it. For npm, the two variables also beat
- * a proxy in the user's {@code .npmrc}.
+ * upper-case forms), yarn 1 with {@code YARN_HTTPS_PROXY} for HTTPS registries only; Bundler's do not (below). The
+ * child of {@code run} is a small sh wrapper that checks {@code run} set the variable and then starts the client with
+ * {@code env -i}, so its environment is PATH, HOME and that one variable (for yarn and Bundler also a few paths that
+ * keep them to the test's own files): {@code HTTP_PROXY}, {@code HTTPS_PROXY}, their lower-case forms,
+ * {@code ALL_PROXY} and everything else {@code run} sets are gone (the first test checks the environment itself).
+ * Each client is sent to an allowed host (the package arrives, one allow decision per request the origin saw) and to
+ * a denied one (one deny decision, nothing reaches the origin). The names resolve only in the daemon (test hosts
+ * file), and a control run without the variable shows the client then reaches nothing and the daemon decides
+ * nothing: the variable is what routed it. For npm, the two variables also beat a proxy in the user's
+ * {@code .npmrc}.
+ *
+ * <p>Yarn 1 (Debian's {@code yarnpkg}, 1.22) maps {@code YARN_*} variables to its settings, but of the two that
+ * {@code run} sets only {@code YARN_HTTPS_PROXY} means something to it: {@code https-proxy}, for {@code https://}
+ * requests only. {@code YARN_HTTP_PROXY} becomes {@code http-proxy}, a setting yarn 1 never reads (its plain-HTTP
+ * proxy setting is {@code proxy}), so it has no effect at all. A plain-HTTP registry is reached through egressd by
+ * {@code npm_config_proxy} (or {@code NPM_CONFIG_PROXY}), which yarn 1 reads as npm's {@code proxy}.
+ *
+ * <p>Bundler (Debian's {@code ruby-bundler}, 2.3) ignores {@code BUNDLE_HTTP_PROXY} and {@code BUNDLE_HTTPS_PROXY}:
+ * it reads them as settings but no code uses them. Its proxy is {@code http_proxy} (or {@code HTTP_PROXY}), for
+ * {@code http://} and {@code https://} sources alike, and {@code https_proxy} does nothing. {@code run} sets the
+ * {@code BUNDLE_*} pair anyway because the reference proxy does; with either of them set, {@code bundle config} and
+ * {@code bundle env} fail, as Bundler takes any setting whose name starts with "http" for a source URL.
  */
 @Timeout(value = 300, unit = SECONDS)
 class PackageManagerProxyVariablesIT {
@@ -291,6 +307,249 @@ class PackageManagerProxyVariablesIT {
       command.addAll(List.of("--cafile", TestCertificates.get().caPem().toString()));
     }
     return only(keep, Map.of(), command);
+  }
+
+  // ---- yarn 1: YARN_HTTPS_PROXY for https://, npm_config_proxy for http:// ----
+
+  @Test
+  void yarnHttpsProxyAloneTakesYarnThroughAConnectTunnelToAnHttpsRegistry() throws IOException {
+    Path project = Files.createTempDirectory(dir, "yarn-tls");
+    https.respond("/demo", packages.packument(https, "allowed.test"));
+
+    ProcessResult result = yarn(List.of("YARN_HTTPS_PROXY"), project, https, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(project.resolve("node_modules/demo/package.json")).as("%s", result)
+        .hasContent(PackageRepositories.PACKAGE_JSON);
+    assertThat(https.requests()).extracting(RecordedRequest::target)
+        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
+    assertThat(https.serverNames()).isNotEmpty().containsOnly("allowed.test");
+    assertThat(audit(result, "decision=allow", "protocol=https_connect", "host=allowed.test ",
+        "port=" + https.port() + " ")).as("one allow decision per tunnel the origin accepted\n%s", result)
+        .hasSize(https.connectionCount());
+  }
+
+  @Test
+  void yarnHttpsProxyAloneLetsTheProxyRefuseADeniedHttpsRegistry() throws IOException {
+    Path project = Files.createTempDirectory(dir, "yarn-tls-denied");
+    https.respond("/demo", packages.packument(https, "denied.test"));
+
+    ProcessResult result = yarn(List.of("YARN_HTTPS_PROXY"), project, https, "denied.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    String output = result.stdout() + result.stderr();
+    assertThat(output).contains(https.url("denied.test", "/demo")
+        + ": tunneling socket could not be established, statusCode=403");
+    // yarn 1 retries a failed request four times (not configurable), each a new CONNECT and a new decision.
+    long attempts = 1 + output.lines().filter(line -> line.contains("Retrying...")).count();
+    assertThat(audit(result, "decision=deny", "reason=denied", "protocol=https_connect", "host=denied.test ",
+        "port=" + https.port() + " ")).as("one deny decision per attempt\n%s", result).hasSize((int) attempts);
+    assertThat(audit(result, "decision=allow")).as("%s", result).isEmpty();
+    assertThat(project.resolve("node_modules")).doesNotExist();
+    assertThat(https.connectionCount()).isZero();
+  }
+
+  @ParameterizedTest(name = "{0} with an {1} registry")
+  @CsvSource({"YARN_HTTP_PROXY, http", "YARN_HTTP_PROXY, https", "YARN_HTTPS_PROXY, http"})
+  void variableAloneTakesYarnNowhere(String variable, String scheme) throws IOException {
+    OriginServer origin = scheme.equals("https") ? https : http;
+    Path project = Files.createTempDirectory(dir, "yarn-ignored");
+    origin.respond("/demo", packages.packument(origin, "allowed.test"));
+
+    ProcessResult result = yarn(List.of(variable), project, origin, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    // yarn looked the name up itself: it did not use the variable as a proxy.
+    assertThat(result.stdout() + result.stderr()).contains("getaddrinfo ENOTFOUND allowed.test");
+    assertThat(audit(result, "decision=")).as("the daemon saw nothing\n%s", result).isEmpty();
+    assertThat(project.resolve("node_modules")).doesNotExist();
+    assertThat(origin.connectionCount()).isZero();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"npm_config_proxy", "NPM_CONFIG_PROXY"})
+  void npmConfigProxyAloneTakesYarnToAnAllowedHttpRegistry(String variable) throws IOException {
+    Path project = Files.createTempDirectory(dir, "yarn");
+    http.respond("/demo", packages.packument(http, "allowed.test"));
+
+    ProcessResult result = yarn(List.of(variable), project, http, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(project.resolve("node_modules/demo/package.json")).as("%s", result)
+        .hasContent(PackageRepositories.PACKAGE_JSON);
+    assertThat(http.requests()).extracting(RecordedRequest::target)
+        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
+    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
+        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+  }
+
+  @Test
+  void npmConfigProxyAloneLetsTheProxyRefuseADeniedHttpRegistryForYarn() throws IOException {
+    Path project = Files.createTempDirectory(dir, "yarn-denied");
+    http.respond("/demo", packages.packument(http, "denied.test"));
+
+    ProcessResult result = yarn(List.of("npm_config_proxy"), project, http, "denied.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    // yarn 1 shows the message of egressd's JSON refusal, not the status.
+    assertThat(result.stdout() + result.stderr()).contains(http.url("denied.test", "/demo")
+        + ": Domain denied by the sandbox policy.");
+    assertThat(audit(result, "decision=deny", "reason=denied", "host=denied.test ", "port=" + http.port() + " "))
+        .as("%s", result).hasSize(1);
+    assertThat(audit(result, "decision=allow")).as("%s", result).isEmpty();
+    assertThat(project.resolve("node_modules")).doesNotExist();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  @Test
+  void withoutAProxyVariableYarnReachesNothing() throws IOException {
+    Path project = Files.createTempDirectory(dir, "yarn-direct");
+    https.respond("/demo", packages.packument(https, "allowed.test"));
+
+    ProcessResult result = yarn(List.of(), project, https, "allowed.test");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    assertThat(audit(result, "decision=")).as("the daemon saw nothing\n%s", result).isEmpty();
+    assertThat(project.resolve("node_modules")).doesNotExist();
+    assertThat(https.connectionCount()).isZero();
+  }
+
+  /**
+   * {@code yarnpkg add demo@1.0.0} in a new project in {@code project} from the registry on {@code host}, with
+   * {@code keep} as its only variables besides PATH, HOME and NODE_PATH, and only yarn files of the test's own:
+   * {@code --no-default-rc} (no {@code .yarnrc} or {@code .npmrc} of the user, the project or the system), a private
+   * rc ({@code --use-yarnrc}) and cache. An HTTPS origin's test CA goes in that rc as {@code cafile}, which yarn 1
+   * has no option for.
+   */
+  private static ProcessResult yarn(List<String> keep, Path project, OriginServer origin, String host)
+      throws IOException {
+    Files.writeString(project.resolve("package.json"),
+        "{\"name\":\"project\",\"version\":\"1.0.0\",\"private\":true}\n");
+    Path rc = Files.writeString(project.resolve("test.yarnrc"),
+        origin == https ? "cafile \"%s\"\n".formatted(TestCertificates.get().caPem()) : "");
+    List<String> command = List.of("yarnpkg", "add", "demo@1.0.0", "--cwd", project.toString(), "--registry",
+        origin.url(host, "/"), "--cache-folder", project.resolve(".yarn-cache").toString(), "--no-default-rc",
+        "--use-yarnrc", rc.toString(), "--non-interactive", "--network-timeout", "20000");
+    // Debian's yarnpkg loads its modules from Debian's directory, which only Debian's own node searches by itself.
+    return only(keep, Map.of("NODE_PATH", RecipeClients.NODE_MODULES), command);
+  }
+
+  // ---- Bundler: http_proxy; BUNDLE_HTTP_PROXY and BUNDLE_HTTPS_PROXY ignored ----
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"http_proxy", "HTTP_PROXY"})
+  void httpProxyAloneTakesBundlerToAnAllowedSource(String variable) throws IOException {
+    Path project = Files.createTempDirectory(dir, "bundle");
+
+    ProcessResult result = bundle(List.of(variable), project, http, "allowed.test", "lock");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(project.resolve("Gemfile.lock")).as("%s", result).content()
+        .contains("remote: " + http.url("allowed.test", "/"), "demo (1.0)");
+    assertThat(http.requests()).extracting(RecordedRequest::target)
+        .containsExactly(PackageRepositories.GEM_VERSIONS_PATH, PackageRepositories.GEM_INFO_PATH);
+    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
+        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+  }
+
+  @Test
+  void httpProxyAloneTakesBundlerThroughAConnectTunnelToAnHttpsSource() throws IOException {
+    Path project = Files.createTempDirectory(dir, "bundle-tls");
+
+    ProcessResult result = bundle(List.of("http_proxy"), project, https, "allowed.test", "lock");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(project.resolve("Gemfile.lock")).as("%s", result).content()
+        .contains("remote: " + https.url("allowed.test", "/"), "demo (1.0)");
+    assertThat(https.requests()).extracting(RecordedRequest::target)
+        .containsExactly(PackageRepositories.GEM_VERSIONS_PATH, PackageRepositories.GEM_INFO_PATH);
+    assertThat(https.serverNames()).isNotEmpty().containsOnly("allowed.test");
+    assertThat(audit(result, "decision=allow", "protocol=https_connect", "host=allowed.test ",
+        "port=" + https.port() + " ")).as("one allow decision per tunnel the origin accepted\n%s", result)
+        .hasSize(https.connectionCount());
+  }
+
+  @Test
+  void httpProxyAloneLetsTheProxyRefuseADeniedSource() throws IOException {
+    Path project = Files.createTempDirectory(dir, "bundle-denied");
+
+    ProcessResult result = bundle(List.of("http_proxy"), project, http, "denied.test", "lock");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    assertThat(result.stdout() + result.stderr())
+        .contains("HTTP 403 Forbidden " + http.url("denied.test", PackageRepositories.GEM_VERSIONS_PATH));
+    // One request per index format Bundler falls back through: compact index, dependency API, full index.
+    assertThat(audit(result, "decision=deny", "reason=denied", "host=denied.test ", "port=" + http.port() + " "))
+        .as("%s", result).hasSize(3);
+    assertThat(audit(result, "decision=allow")).as("%s", result).isEmpty();
+    assertThat(project.resolve("Gemfile.lock")).doesNotExist();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  @ParameterizedTest(name = "{0} with an {1} source")
+  @CsvSource({"BUNDLE_HTTP_PROXY, http", "BUNDLE_HTTP_PROXY, https", "BUNDLE_HTTPS_PROXY, https", "https_proxy, https",
+      "HTTPS_PROXY, https"})
+  void variableAloneTakesBundlerNowhere(String variable, String scheme) throws IOException {
+    OriginServer origin = scheme.equals("https") ? https : http;
+    Path project = Files.createTempDirectory(dir, "bundle-ignored");
+
+    ProcessResult result = bundle(List.of(variable), project, origin, "allowed.test", "lock");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    // Bundler looked the name up itself: it did not use the variable as a proxy.
+    assertThat(result.stdout() + result.stderr()).contains("Could not reach host allowed.test.");
+    assertThat(audit(result, "decision=")).as("the daemon saw nothing\n%s", result).isEmpty();
+    assertThat(project.resolve("Gemfile.lock")).doesNotExist();
+    assertThat(origin.connectionCount()).isZero();
+  }
+
+  @Test
+  void withoutAProxyVariableBundlerReachesNothing() throws IOException {
+    Path project = Files.createTempDirectory(dir, "bundle-direct");
+
+    ProcessResult result = bundle(List.of(), project, http, "allowed.test", "lock");
+
+    assertThat(result.exitCode()).as("%s", result).isNotZero();
+    assertThat(audit(result, "decision=")).as("the daemon saw nothing\n%s", result).isEmpty();
+    assertThat(project.resolve("Gemfile.lock")).doesNotExist();
+    assertThat(http.connectionCount()).isZero();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY"})
+  void bundleProxyVariableMakesBundleConfigFail(String variable) throws IOException {
+    // Bundler takes a setting whose name starts with "http" for a source URL, which http_proxy/ is not.
+    String setting = variable.substring("BUNDLE_".length()).toLowerCase(Locale.ROOT);
+    Path project = Files.createTempDirectory(dir, "bundle-config");
+
+    ProcessResult with = bundle(List.of(variable), project, http, "allowed.test", "config");
+    ProcessResult without = bundle(List.of(), project, http, "allowed.test", "config");
+
+    assertThat(with.exitCode()).as("%s", with).isEqualTo(1);
+    assertThat(with.stderr()).contains("Gem sources must be absolute. You provided '" + setting + "/'.");
+    assertThat(without.exitCode()).as("%s", without).isZero();
+    assertThat(without.stderr()).doesNotContain("Gem sources must be absolute");
+  }
+
+  /**
+   * {@code bundle SUBCOMMAND --verbose} for a Gemfile in {@code project} that needs {@code demo} from the source on
+   * {@code host}, with {@code keep} as its only variables besides PATH and HOME, and only Bundler files of the
+   * test's own: {@code BUNDLE_GEMFILE}, {@code BUNDLE_USER_HOME} (user config and caches) and
+   * {@code BUNDLE_APP_CONFIG} (no project {@code .bundle/config}) in {@code project}, {@code GEMRC} naming a file that
+   * does not exist (a {@code .gemrc} can set a proxy), and no retries. An HTTPS origin's test CA is
+   * {@code BUNDLE_SSL_CA_CERT}.
+   */
+  private static ProcessResult bundle(List<String> keep, Path project, OriginServer origin, String host,
+      String subcommand) throws IOException {
+    Path gemfile = Files.writeString(project.resolve("Gemfile"),
+        "source \"%s\"\ngem \"demo\"\n".formatted(origin.url(host, "/")));
+    Map<String, String> fixed = new HashMap<>(Map.of("BUNDLE_GEMFILE", gemfile.toString(), "BUNDLE_USER_HOME",
+        project.resolve("bundle-home").toString(), "BUNDLE_APP_CONFIG", project.resolve(".bundle").toString(),
+        "GEMRC", project.resolve("no-gemrc").toString(), "BUNDLE_RETRY", "0"));
+    if (origin == https) {
+      fixed.put("BUNDLE_SSL_CA_CERT", TestCertificates.get().caPem().toString());
+    }
+    return only(keep, fixed, List.of("bundle", subcommand, "--verbose"));
   }
 
   // ---- helpers ----

@@ -17,15 +17,22 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
 /**
- * A package index for pip and a registry for npm, each with one package ({@code demo} 1.0 / 1.0.0) built here, for
- * an {@link OriginServer} to serve: a PEP 503 "simple" page for {@code /simple/demo/} with one pure-Python wheel, and
- * an npm package document ({@link #packument}) whose only version's tarball is {@link #TARBALL_PATH}.
+ * A package index for pip, a registry for npm and yarn, and a gem source for Bundler, each with one package
+ * ({@code demo} 1.0 / 1.0.0) built here, for an {@link OriginServer} to serve: a PEP 503 "simple" page for
+ * {@code /simple/demo/} with one pure-Python wheel; an npm package document ({@link #packument}) whose only version's
+ * tarball is {@link #TARBALL_PATH}; and a compact index ({@link #GEM_VERSIONS_PATH}, {@link #GEM_INFO_PATH}, the
+ * format Bundler asks for first) listing demo 1.0 without dependencies. No gem file is served: {@code bundle lock}
+ * resolves from the index alone.
  */
 final class PackageRepositories {
   static final String WHEEL = "demo-1.0-py3-none-any.whl";
   static final String WHEEL_PATH = "/files/" + WHEEL;
   static final String TARBALL_PATH = "/demo/-/demo-1.0.0.tgz";
   static final String PACKAGE_JSON = "{\"name\":\"demo\",\"version\":\"1.0.0\"}\n";
+  static final String GEM_VERSIONS_PATH = "/versions";
+  static final String GEM_INFO_PATH = "/info/demo";
+  /** The compact index's entry for demo: one version, no dependencies, no requirements. */
+  private static final String GEM_INFO = "---\n1.0\n";
   /** The modification time npm itself writes into the tarballs it packs (1985-10-26T08:15:00Z). */
   private static final long TAR_MTIME = 499_162_500L;
 
@@ -37,7 +44,6 @@ final class PackageRepositories {
     this.tarball = tarball;
   }
 
-  /** Builds the wheel and the tarball. */
   /**
    * Fails unless every one of {@code hosts} is unknown to the system resolver: only the daemon (through its test
    * hosts file) may resolve them, or a client could bypass the proxy unnoticed.
@@ -50,6 +56,7 @@ final class PackageRepositories {
     }
   }
 
+  /** Builds the wheel and the tarball. */
   static PackageRepositories build() throws IOException {
     return new PackageRepositories(buildWheel(), tarGz("package/package.json",
         PACKAGE_JSON.getBytes(StandardCharsets.UTF_8)));
@@ -61,8 +68,8 @@ final class PackageRepositories {
   }
 
   /**
-   * Routes the index page, the wheel and the tarball on {@code origin}. The package document names a host, so each
-   * test adds it with {@link #packument}.
+   * Routes the index page, the wheel, the tarball and the compact index on {@code origin}. The package document names
+   * a host, so each test adds it with {@link #packument}.
    */
   void serve(OriginServer origin) {
     origin.respond("/simple/demo/", new OriginResponse.Fixed(200, "text/html; charset=utf-8", """
@@ -72,6 +79,11 @@ final class PackageRepositories {
         .getBytes(StandardCharsets.UTF_8)));
     origin.respond(WHEEL_PATH, new OriginResponse.Fixed(200, "application/octet-stream", wheel));
     origin.respond(TARBALL_PATH, new OriginResponse.Fixed(200, "application/octet-stream", tarball));
+    // The versions file gives each info file's MD5; Bundler fetches an info file when its cached copy differs.
+    String versions = "created_at: 2024-01-01T00:00:00Z\n---\ndemo 1.0 %s\n".formatted(
+        HexFormat.of().formatHex(digest("MD5", GEM_INFO.getBytes(StandardCharsets.UTF_8))));
+    origin.respond(GEM_VERSIONS_PATH, OriginResponse.text(200, versions));
+    origin.respond(GEM_INFO_PATH, OriginResponse.text(200, GEM_INFO));
   }
 
   /** The registry document for {@code demo}, whose only version's tarball is on {@code host} at {@code origin}. */
