@@ -150,9 +150,11 @@ final class ClientEnvironment {
    *       variables above, each tool's group together: the HTTP listener in {@code YARN_HTTP_PROXY},
    *       {@code YARN_HTTPS_PROXY}; in {@code npm_config_http_proxy}, {@code npm_config_https_proxy},
    *       {@code npm_config_proxy} and their upper-case forms, then {@code npm_config_noproxy} and
-   *       {@code NPM_CONFIG_NOPROXY} as {@code NO_PROXY}; in {@code BUNDLE_HTTP_PROXY}, {@code BUNDLE_HTTPS_PROXY},
-   *       then {@code BUNDLE_NO_PROXY} as {@code NO_PROXY}; in {@code PIP_PROXY}, {@code DOCKER_HTTP_PROXY} and
-   *       {@code DOCKER_HTTPS_PROXY};
+   *       {@code NPM_CONFIG_NOPROXY} as {@code NO_PROXY}; in {@code PIP_PROXY}, {@code DOCKER_HTTP_PROXY} and
+   *       {@code DOCKER_HTTPS_PROXY}. Not codex-network-proxy's {@code BUNDLE_HTTP_PROXY}, {@code BUNDLE_HTTPS_PROXY}
+   *       and {@code BUNDLE_NO_PROXY}, on purpose: Bundler never reads them as a proxy (it uses {@code http_proxy},
+   *       set above), and with either of the first two set {@code bundle config} and {@code bundle env} fail, since
+   *       Bundler takes a setting whose name starts with "http" for a source URL (PackageManagerProxyVariablesIT);
    *   <li>{@code ELECTRON_GET_USE_PROXY=true} ({@code @electron/get}, which downloads Electron when its npm package
    *       installs, sets up a proxy only with it) and {@code NODE_USE_ENV_PROXY=1} (Node.js 24 and later read the
    *       variables above only with it);
@@ -196,14 +198,12 @@ final class ClientEnvironment {
     return List.copyOf(variables);
   }
 
-  /** Yarn's, npm's, Bundler's, pip's and Docker's own proxy settings, each tool's group together. */
+  /** Yarn's, npm's, pip's and Docker's own proxy settings, each tool's group together. */
   private static void addPackageManagerSettings(List<Variable> variables, String url, String noProxy) {
     addAll(variables, List.of("YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "npm_config_http_proxy",
         "npm_config_https_proxy", "npm_config_proxy", "NPM_CONFIG_HTTP_PROXY", "NPM_CONFIG_HTTPS_PROXY",
         "NPM_CONFIG_PROXY"), url);
     addAll(variables, List.of("npm_config_noproxy", "NPM_CONFIG_NOPROXY"), noProxy);
-    addAll(variables, List.of("BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY"), url);
-    addAll(variables, List.of("BUNDLE_NO_PROXY"), noProxy);
     addAll(variables, List.of("PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY"), url);
   }
 

@@ -108,8 +108,7 @@ class ClientEnvironmentTest {
         "https_proxy", "WS_PROXY", "WSS_PROXY", "ws_proxy", "wss_proxy", "ALL_PROXY", "all_proxy", "FTP_PROXY",
         "ftp_proxy", "NO_PROXY", "no_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "npm_config_http_proxy",
         "npm_config_https_proxy", "npm_config_proxy", "NPM_CONFIG_HTTP_PROXY", "NPM_CONFIG_HTTPS_PROXY",
-        "NPM_CONFIG_PROXY", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY",
-        "BUNDLE_NO_PROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY",
+        "NPM_CONFIG_PROXY", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY",
         "NODE_USE_ENV_PROXY", "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE",
         "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "GIT_SSH_COMMAND", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
         "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT", "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO",
@@ -143,7 +142,7 @@ class ClientEnvironmentTest {
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"WS_PROXY", "WSS_PROXY", "ws_proxy", "wss_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY",
       "npm_config_http_proxy", "npm_config_https_proxy", "npm_config_proxy", "NPM_CONFIG_HTTP_PROXY",
-      "NPM_CONFIG_HTTPS_PROXY", "NPM_CONFIG_PROXY", "BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "PIP_PROXY",
+      "NPM_CONFIG_HTTPS_PROXY", "NPM_CONFIG_PROXY", "PIP_PROXY",
       "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY"})
   void toolAndWebSocketVariablesNameTheHttpListenerEvenWithSocks(String name) {
     InetSocketAddress socks = new InetSocketAddress("127.0.0.1", 8081);
@@ -164,8 +163,17 @@ class ClientEnvironmentTest {
     String expected = allowLocalBinding ? "localhost,127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16" : "";
     assertThat(env).containsEntry("NO_PROXY", expected).containsEntry("no_proxy", expected)
         .containsEntry("npm_config_noproxy", expected).containsEntry("NPM_CONFIG_NOPROXY", expected)
-        .containsEntry("BUNDLE_NO_PROXY", expected)
         .containsEntry("CODEX_NETWORK_ALLOW_LOCAL_BINDING", allowLocalBinding ? "1" : "0");
+  }
+
+  /** Bundler ignores these as a proxy, and with the first two set "bundle config" fails (see ClientEnvironment). */
+  @Test
+  void bundlersProxySettingsAreNotSet() {
+    InetSocketAddress socks = new InetSocketAddress("127.0.0.1", 8081);
+
+    assertThat(ClientEnvironment.forChild(listen, socks, null, true, null, null))
+        .doesNotContainKeys("BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "BUNDLE_NO_PROXY")
+        .containsEntry("http_proxy", "http://127.0.0.1:3128");
   }
 
   @Test

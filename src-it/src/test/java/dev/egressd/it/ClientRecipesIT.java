@@ -163,9 +163,9 @@ class ClientRecipesIT {
         "NODE_USE_ENV_PROXY", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "JAVA_TOOL_OPTIONS", "WS_PROXY", "wss_proxy",
         "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "npm_config_http_proxy", "npm_config_https_proxy", "npm_config_proxy",
         "NPM_CONFIG_HTTP_PROXY", "NPM_CONFIG_HTTPS_PROXY", "NPM_CONFIG_PROXY", "npm_config_noproxy",
-        "NPM_CONFIG_NOPROXY", "BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "BUNDLE_NO_PROXY", "PIP_PROXY",
-        "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY", "EGRESSD_PROXY_ACTIVE",
-        "CODEX_NETWORK_PROXY_ACTIVE", "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "GIT_SSH_COMMAND").hasSize(47);
+        "NPM_CONFIG_NOPROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY",
+        "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE", "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "GIT_SSH_COMMAND")
+        .doesNotContain("BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "BUNDLE_NO_PROXY").hasSize(44);
     assertThat(child).containsEntry("PIP_PROXY", child.get("HTTP_PROXY"))
         .containsEntry("npm_config_https_proxy", child.get("HTTP_PROXY")).containsEntry("npm_config_noproxy", "")
         .containsEntry("CODEX_NETWORK_PROXY_ACTIVE", "1").containsEntry("CODEX_NETWORK_ALLOW_LOCAL_BINDING", "0");

@@ -47,9 +47,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <p>Bundler (Debian's {@code ruby-bundler}, 2.3) ignores {@code BUNDLE_HTTP_PROXY} and {@code BUNDLE_HTTPS_PROXY}:
  * it reads them as settings but no code uses them. Its proxy is {@code http_proxy} (or {@code HTTP_PROXY}), for
- * {@code http://} and {@code https://} sources alike, and {@code https_proxy} does nothing. {@code run} sets the
- * {@code BUNDLE_*} pair anyway because the reference proxy does; with either of them set, {@code bundle config} and
- * {@code bundle env} fail, as Bundler takes any setting whose name starts with "http" for a source URL.
+ * {@code http://} and {@code https://} sources alike, and {@code https_proxy} does nothing. With either
+ * {@code BUNDLE_*} proxy variable set, {@code bundle config} and {@code bundle env} fail, as Bundler takes any setting
+ * whose name starts with "http" for a source URL; so {@code run} does not set them, unlike the reference proxy, and
+ * {@code bundle config} works under {@code run}.
  */
 @Timeout(value = 300, unit = SECONDS)
 class PackageManagerProxyVariablesIT {
@@ -434,7 +435,7 @@ class PackageManagerProxyVariablesIT {
     return only(keep, Map.of("NODE_PATH", RecipeClients.NODE_MODULES), command);
   }
 
-  // ---- Bundler: http_proxy; BUNDLE_HTTP_PROXY and BUNDLE_HTTPS_PROXY ignored ----
+  // ---- Bundler: http_proxy; BUNDLE_HTTP_PROXY and BUNDLE_HTTPS_PROXY ignored and harmful, so not set ----
 
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"http_proxy", "HTTP_PROXY"})
@@ -487,8 +488,7 @@ class PackageManagerProxyVariablesIT {
   }
 
   @ParameterizedTest(name = "{0} with an {1} source")
-  @CsvSource({"BUNDLE_HTTP_PROXY, http", "BUNDLE_HTTP_PROXY, https", "BUNDLE_HTTPS_PROXY, https", "https_proxy, https",
-      "HTTPS_PROXY, https"})
+  @CsvSource({"https_proxy, https", "HTTPS_PROXY, https"})
   void variableAloneTakesBundlerNowhere(String variable, String scheme) throws IOException {
     OriginServer origin = scheme.equals("https") ? https : http;
     Path project = Files.createTempDirectory(dir, "bundle-ignored");
@@ -515,20 +515,40 @@ class PackageManagerProxyVariablesIT {
     assertThat(http.connectionCount()).isZero();
   }
 
+  /** Why run leaves them out: Bundler ignores them as a proxy, and either one breaks {@code bundle config}. */
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY"})
-  void bundleProxyVariableMakesBundleConfigFail(String variable) throws IOException {
+  void aBundleProxyVariableWouldMakeBundleConfigFail(String variable) throws IOException {
     // Bundler takes a setting whose name starts with "http" for a source URL, which http_proxy/ is not.
     String setting = variable.substring("BUNDLE_".length()).toLowerCase(Locale.ROOT);
     Path project = Files.createTempDirectory(dir, "bundle-config");
 
-    ProcessResult with = bundle(List.of(variable), project, http, "allowed.test", "config");
-    ProcessResult without = bundle(List.of(), project, http, "allowed.test", "config");
+    ProcessResult with = bundle(List.of(), Map.of(variable, "http://127.0.0.1:9"), project, http, "allowed.test",
+        "config");
+    ProcessResult without = bundle(List.of(), Map.of(), project, http, "allowed.test", "config");
 
     assertThat(with.exitCode()).as("%s", with).isEqualTo(1);
     assertThat(with.stderr()).contains("Gem sources must be absolute. You provided '" + setting + "/'.");
     assertThat(without.exitCode()).as("%s", without).isZero();
     assertThat(without.stderr()).doesNotContain("Gem sources must be absolute");
+  }
+
+  /** With run's whole environment (not one variable): no BUNDLE_* proxy setting, and bundle config works. */
+  @Test
+  void bundleConfigWorksUnderRun() throws IOException {
+    Path project = Files.createTempDirectory(dir, "bundle-run");
+    Path gemfile = Files.writeString(project.resolve("Gemfile"), "source \"%s\"\n".formatted(
+        http.url("allowed.test", "/")));
+
+    ProcessResult result = Processes.run(Egressd.command(List.of("run", "--config", config.toString(), "--listen",
+        "127.0.0.1:0", "--socks-listen", "127.0.0.1:0", "--", "/bin/sh", "-c",
+        "env | grep '^BUNDLE_.*PROXY' && exit 98; exec bundle config", "sh")),
+        Map.of("HOME", dir.toString(), "CODEX_HOME", dir.resolve("no-codex").toString(), "BUNDLE_GEMFILE",
+            gemfile.toString(), "BUNDLE_USER_HOME", project.resolve("bundle-home").toString(), "BUNDLE_APP_CONFIG",
+            project.resolve(".bundle").toString()), dir, CHILD_TIMEOUT);
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(result.stderr()).doesNotContain("Gem sources must be absolute");
   }
 
   /**
@@ -541,6 +561,12 @@ class PackageManagerProxyVariablesIT {
    */
   private static ProcessResult bundle(List<String> keep, Path project, OriginServer origin, String host,
       String subcommand) throws IOException {
+    return bundle(keep, Map.of(), project, origin, host, subcommand);
+  }
+
+  /** As above, with {@code extra} variables set by the test itself (not by {@code run}). */
+  private static ProcessResult bundle(List<String> keep, Map<String, String> extra, Path project, OriginServer origin,
+      String host, String subcommand) throws IOException {
     Path gemfile = Files.writeString(project.resolve("Gemfile"),
         "source \"%s\"\ngem \"demo\"\n".formatted(origin.url(host, "/")));
     Map<String, String> fixed = new HashMap<>(Map.of("BUNDLE_GEMFILE", gemfile.toString(), "BUNDLE_USER_HOME",
@@ -549,6 +575,7 @@ class PackageManagerProxyVariablesIT {
     if (origin == https) {
       fixed.put("BUNDLE_SSL_CA_CERT", TestCertificates.get().caPem().toString());
     }
+    fixed.putAll(extra);
     return only(keep, fixed, List.of("bundle", subcommand, "--verbose"));
   }
 
