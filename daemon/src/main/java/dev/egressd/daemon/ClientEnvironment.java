@@ -259,13 +259,14 @@ final class ClientEnvironment {
 
   /**
    * The variables that make common clients trust the interception CA: the bundle (system roots plus the CA) for
-   * OpenSSL-, Python-, git-, pip- and npm-based tools, the CA alone for Node (whose variable adds to its roots).
+   * OpenSSL-, Python-, git-, pip-, Bundler- and npm-based tools, the CA alone for Node (whose variable adds to its roots).
    */
   static Map<String, String> trustVariables(ClientTrust trust) {
     Map<String, String> env = new LinkedHashMap<>();
     String bundle = trust.pemBundle().toString();
     for (String key : new String[] {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO",
-        "PIP_CERT", "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO"}) {
+        "PIP_CERT", "BUNDLE_SSL_CA_CERT", "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE",
+        "CARGO_HTTP_CAINFO"}) {
       env.put(key, bundle);
     }
     env.put("NODE_EXTRA_CA_CERTS", trust.caCertificate().toString());

@@ -69,6 +69,7 @@ class ClientEnvironmentTest {
         .containsEntry("CURL_CA_BUNDLE", "/h/proxy/ca-bundle.pem")
         .containsEntry("GIT_SSL_CAINFO", "/h/proxy/ca-bundle.pem")
         .containsEntry("PIP_CERT", "/h/proxy/ca-bundle.pem")
+        .containsEntry("BUNDLE_SSL_CA_CERT", "/h/proxy/ca-bundle.pem")
         .containsEntry("npm_config_cafile", "/h/proxy/ca-bundle.pem")
         .containsEntry("NODE_EXTRA_CA_CERTS", "/h/proxy/ca.pem");
     assertThat(env.get("JAVA_TOOL_OPTIONS")).contains("-Djavax.net.ssl.trustStore=/h/proxy/truststore.p12",
@@ -108,11 +109,12 @@ class ClientEnvironmentTest {
         "https_proxy", "WS_PROXY", "WSS_PROXY", "ws_proxy", "wss_proxy", "ALL_PROXY", "all_proxy", "FTP_PROXY",
         "ftp_proxy", "NO_PROXY", "no_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "npm_config_http_proxy",
         "npm_config_https_proxy", "npm_config_proxy", "NPM_CONFIG_HTTP_PROXY", "NPM_CONFIG_HTTPS_PROXY",
-        "NPM_CONFIG_PROXY", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY",
-        "NODE_USE_ENV_PROXY", "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE",
-        "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "GIT_SSH_COMMAND", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT", "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO",
-        "NODE_EXTRA_CA_CERTS", "JAVA_TOOL_OPTIONS");
+        "NPM_CONFIG_PROXY", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY",
+        "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY", "NODE_USE_ENV_PROXY", "EGRESSD_PROXY_ACTIVE",
+        "CODEX_NETWORK_PROXY_ACTIVE", "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "GIT_SSH_COMMAND", "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT", "BUNDLE_SSL_CA_CERT",
+        "npm_config_cafile", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO", "NODE_EXTRA_CA_CERTS",
+        "JAVA_TOOL_OPTIONS");
     assertThat(variables).filteredOn(Variable::appends).extracting(Variable::name)
         .containsExactly("JAVA_TOOL_OPTIONS");
     assertThat(ClientEnvironment.forChild(listen, new InetSocketAddress("127.0.0.1", 8081), null, false, null, trust))

@@ -165,7 +165,8 @@ class ClientRecipesIT {
         "NPM_CONFIG_HTTP_PROXY", "NPM_CONFIG_HTTPS_PROXY", "NPM_CONFIG_PROXY", "npm_config_noproxy",
         "NPM_CONFIG_NOPROXY", "PIP_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY", "ELECTRON_GET_USE_PROXY",
         "EGRESSD_PROXY_ACTIVE", "CODEX_NETWORK_PROXY_ACTIVE", "CODEX_NETWORK_ALLOW_LOCAL_BINDING", "GIT_SSH_COMMAND")
-        .doesNotContain("BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "BUNDLE_NO_PROXY").hasSize(44);
+        .contains("BUNDLE_SSL_CA_CERT").doesNotContain("BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "BUNDLE_NO_PROXY")
+        .hasSize(45);
     assertThat(child).containsEntry("PIP_PROXY", child.get("HTTP_PROXY"))
         .containsEntry("npm_config_https_proxy", child.get("HTTP_PROXY")).containsEntry("npm_config_noproxy", "")
         .containsEntry("CODEX_NETWORK_PROXY_ACTIVE", "1").containsEntry("CODEX_NETWORK_ALLOW_LOCAL_BINDING", "0");

@@ -28,6 +28,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * How clients come to trust the interception CA: the announcement lines, the PEM bundle and PKCS12 trust store
@@ -45,7 +47,7 @@ class MitmClientTrustIT {
       """.formatted(TestCertificates.get().caPem());
   private static final String TRUST_STORE_PASSWORD = "changeit";
   private static final List<String> BUNDLE_VARIABLES = List.of("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
-      "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT", "npm_config_cafile");
+      "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT", "BUNDLE_SSL_CA_CERT", "npm_config_cafile");
 
   @RegisterExtension
   static final OriginServer origin = OriginServer.https();
@@ -225,7 +227,7 @@ class MitmClientTrustIT {
   @Test
   void childSeesTheTrustVariables() {
     ProcessResult result = runChild("sh", "-c", "for v in SSL_CERT_FILE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE"
-        + " GIT_SSL_CAINFO PIP_CERT npm_config_cafile NODE_EXTRA_CA_CERTS JAVA_TOOL_OPTIONS; do"
+        + " GIT_SSL_CAINFO PIP_CERT BUNDLE_SSL_CA_CERT npm_config_cafile NODE_EXTRA_CA_CERTS JAVA_TOOL_OPTIONS; do"
         + " eval \"echo $v=\\$$v\"; done");
 
     assertThat(result.exitCode()).as("%s", result).isZero();
@@ -261,6 +263,43 @@ class MitmClientTrustIT {
     assertThat(result.exitCode()).as("%s", result).isZero();
     assertThat(result.stdout()).contains("origin saw GET /child-inner body=0");
     assertThat(origin.onlyRequest().target()).isEqualTo("/child-inner");
+  }
+
+  /**
+   * Bundler trusts the interception through {@code BUNDLE_SSL_CA_CERT} alone: with {@code SSL_CERT_FILE} (which
+   * Ruby's OpenSSL also reads) removed it still resolves the Gemfile from the HTTPS source, and without either it
+   * cannot verify egressd's leaf certificate (the tunnel is approved; nothing reaches the origin). Its proxy is {@code http_proxy}, which {@code run} sets.
+   */
+  @ParameterizedTest(name = "BUNDLE_SSL_CA_CERT kept: {0}")
+  @ValueSource(booleans = {true, false})
+  void childBundlerTrustsTheInterceptionThroughBundleSslCaCert(boolean keepBundlerCa) throws IOException {
+    PackageRepositories.build().serve(origin);
+    Path project = Files.createTempDirectory(dir, "bundle");
+    Path gemfile = Files.writeString(project.resolve("Gemfile"),
+        "source \"%s\"\ngem \"demo\"\n".formatted(origin.url("allowed.test", "/")));
+
+    List<String> command = new ArrayList<>(List.of("env", "-u", "SSL_CERT_FILE", "-u", "SSL_CERT_DIR"));
+    if (!keepBundlerCa) {
+      command.addAll(List.of("-u", "BUNDLE_SSL_CA_CERT"));
+    }
+    command.addAll(List.of("BUNDLE_GEMFILE=" + gemfile, "BUNDLE_USER_HOME=" + project.resolve("bundle-home"),
+        "BUNDLE_APP_CONFIG=" + project.resolve(".bundle"), "GEMRC=" + project.resolve("no-gemrc"), "BUNDLE_RETRY=0",
+        "bundle", "lock", "--verbose"));
+
+    ProcessResult result = runChild(command.toArray(String[]::new));
+
+    if (keepBundlerCa) {
+      assertThat(result.exitCode()).as("%s", result).isZero();
+      assertThat(project.resolve("Gemfile.lock")).content().contains("demo (1.0)");
+      assertThat(origin.requests()).extracting(RecordedRequest::target)
+          .contains(PackageRepositories.GEM_VERSIONS_PATH);
+    } else {
+      assertThat(result.exitCode()).as("%s", result).isNotZero();
+      assertThat(result.stdout() + result.stderr())
+          .contains("Could not verify the SSL certificate for " + origin.url("allowed.test", "/versions"));
+      assertThat(project.resolve("Gemfile.lock")).doesNotExist();
+      assertThat(origin.requests()).isEmpty();
+    }
   }
 
   @Test
