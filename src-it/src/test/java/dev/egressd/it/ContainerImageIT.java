@@ -302,7 +302,10 @@ class ContainerImageIT {
     return System.nanoTime() / 1_000_000;
   }
 
-  /** Polls every 200 ms for up to 45 s until the value passes, and returns the last value either way. */
+  /**
+   * Polls every 200 ms for up to 45 s until the value passes, and returns the last value either way. Not
+   * OriginServer.eventually: its 10 ms step would start a docker CLI process 100 times a second.
+   */
   private static String poll(java.util.function.Supplier<String> value, Predicate<String> done)
       throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(45).toNanos();

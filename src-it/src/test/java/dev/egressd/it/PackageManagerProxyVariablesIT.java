@@ -127,8 +127,7 @@ class PackageManagerProxyVariablesIT {
     assertThat(target.resolve(PackageRepositories.WHEEL)).as("%s", result).hasBinaryContent(packages.wheel());
     assertThat(http.requests()).extracting(RecordedRequest::target)
         .containsExactly("/simple/demo/", PackageRepositories.WHEEL_PATH);
-    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
-        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+    assertOneAllowPerPlainHttpRequest(result);
   }
 
   @Test
@@ -202,13 +201,8 @@ class PackageManagerProxyVariablesIT {
 
     ProcessResult result = npm(List.of(variable), prefix, http, "allowed.test");
 
-    assertThat(result.exitCode()).as("%s", result).isZero();
-    assertThat(prefix.resolve("node_modules/demo/package.json")).as("%s", result)
-        .hasContent(PackageRepositories.PACKAGE_JSON);
-    assertThat(http.requests()).extracting(RecordedRequest::target)
-        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
-    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
-        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+    assertDemoInstalled(result, prefix, http);
+    assertOneAllowPerPlainHttpRequest(result);
   }
 
   @ParameterizedTest(name = "{0}")
@@ -235,11 +229,7 @@ class PackageManagerProxyVariablesIT {
 
     ProcessResult result = npm(List.of("npm_config_https_proxy"), prefix, https, "allowed.test");
 
-    assertThat(result.exitCode()).as("%s", result).isZero();
-    assertThat(prefix.resolve("node_modules/demo/package.json")).as("%s", result)
-        .hasContent(PackageRepositories.PACKAGE_JSON);
-    assertThat(https.requests()).extracting(RecordedRequest::target)
-        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
+    assertDemoInstalled(result, prefix, https);
     assertThat(https.serverNames()).isNotEmpty().containsOnly("allowed.test");
     assertThat(audit(result, "decision=allow", "protocol=https_connect", "host=allowed.test ",
         "port=" + https.port() + " ")).as("%s", result).isNotEmpty();
@@ -319,11 +309,7 @@ class PackageManagerProxyVariablesIT {
 
     ProcessResult result = yarn(List.of("YARN_HTTPS_PROXY"), project, https, "allowed.test");
 
-    assertThat(result.exitCode()).as("%s", result).isZero();
-    assertThat(project.resolve("node_modules/demo/package.json")).as("%s", result)
-        .hasContent(PackageRepositories.PACKAGE_JSON);
-    assertThat(https.requests()).extracting(RecordedRequest::target)
-        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
+    assertDemoInstalled(result, project, https);
     assertThat(https.serverNames()).isNotEmpty().containsOnly("allowed.test");
     assertThat(audit(result, "decision=allow", "protocol=https_connect", "host=allowed.test ",
         "port=" + https.port() + " ")).as("one allow decision per tunnel the origin accepted\n%s", result)
@@ -375,13 +361,8 @@ class PackageManagerProxyVariablesIT {
 
     ProcessResult result = yarn(List.of(variable), project, http, "allowed.test");
 
-    assertThat(result.exitCode()).as("%s", result).isZero();
-    assertThat(project.resolve("node_modules/demo/package.json")).as("%s", result)
-        .hasContent(PackageRepositories.PACKAGE_JSON);
-    assertThat(http.requests()).extracting(RecordedRequest::target)
-        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
-    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
-        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+    assertDemoInstalled(result, project, http);
+    assertOneAllowPerPlainHttpRequest(result);
   }
 
   @Test
@@ -449,8 +430,7 @@ class PackageManagerProxyVariablesIT {
         .contains("remote: " + http.url("allowed.test", "/"), "demo (1.0)");
     assertThat(http.requests()).extracting(RecordedRequest::target)
         .containsExactly(PackageRepositories.GEM_VERSIONS_PATH, PackageRepositories.GEM_INFO_PATH);
-    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
-        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
+    assertOneAllowPerPlainHttpRequest(result);
   }
 
   @Test
@@ -540,12 +520,10 @@ class PackageManagerProxyVariablesIT {
     Path gemfile = Files.writeString(project.resolve("Gemfile"), "source \"%s\"\n".formatted(
         http.url("allowed.test", "/")));
 
-    ProcessResult result = Processes.run(Egressd.command(List.of("run", "--config", config.toString(), "--listen",
-        "127.0.0.1:0", "--socks-listen", "127.0.0.1:0", "--", "/bin/sh", "-c",
-        "env | grep '^BUNDLE_.*PROXY' && exit 98; exec bundle config", "sh")),
-        Map.of("HOME", dir.toString(), "CODEX_HOME", dir.resolve("no-codex").toString(), "BUNDLE_GEMFILE",
-            gemfile.toString(), "BUNDLE_USER_HOME", project.resolve("bundle-home").toString(), "BUNDLE_APP_CONFIG",
-            project.resolve(".bundle").toString()), dir, CHILD_TIMEOUT);
+    ProcessResult result = run(List.of("/bin/sh", "-c",
+        "env | grep '^BUNDLE_.*PROXY' && exit 98; exec bundle config", "sh"),
+        Map.of("BUNDLE_GEMFILE", gemfile.toString(), "BUNDLE_USER_HOME", project.resolve("bundle-home").toString(),
+            "BUNDLE_APP_CONFIG", project.resolve(".bundle").toString()));
 
     assertThat(result.exitCode()).as("%s", result).isZero();
     assertThat(result.stderr()).doesNotContain("Gem sources must be absolute");
@@ -609,11 +587,34 @@ class PackageManagerProxyVariablesIT {
     }
     fixed.forEach((name, value) -> assignments.append(' ').append(name).append('=').append(value));
     wrapper.append("exec env -i ").append(assignments).append(" \"$@\"");
+    List<String> child = new ArrayList<>(List.of("/bin/sh", "-c", wrapper.toString(), "sh"));
+    child.addAll(command);
+    return run(child, Map.of());
+  }
+
+  /** {@code egressd run --config F -- CHILD} on free ports, with HOME in the temporary directory, plus {@code env}. */
+  private static ProcessResult run(List<String> child, Map<String, String> env) {
     List<String> args = new ArrayList<>(List.of("run", "--config", config.toString(), "--listen", "127.0.0.1:0",
-        "--socks-listen", "127.0.0.1:0", "--", "/bin/sh", "-c", wrapper.toString(), "sh"));
-    args.addAll(command);
-    Map<String, String> env = Map.of("HOME", dir.toString(), "CODEX_HOME", dir.resolve("no-codex").toString());
-    return Processes.run(Egressd.command(args), env, dir, CHILD_TIMEOUT);
+        "--socks-listen", "127.0.0.1:0", "--"));
+    args.addAll(child);
+    Map<String, String> environment = new HashMap<>(env);
+    environment.put("HOME", dir.toString());
+    environment.put("CODEX_HOME", dir.resolve("no-codex").toString());
+    return Processes.run(Egressd.command(args), environment, dir, CHILD_TIMEOUT);
+  }
+
+  /** The package arrived under {@code root} and the origin saw exactly the packument and the tarball. */
+  private static void assertDemoInstalled(ProcessResult result, Path root, OriginServer origin) {
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(root.resolve("node_modules/demo/package.json")).as("%s", result)
+        .hasContent(PackageRepositories.PACKAGE_JSON);
+    assertThat(origin.requests()).extracting(RecordedRequest::target)
+        .containsExactly("/demo", PackageRepositories.TARBALL_PATH);
+  }
+
+  private static void assertOneAllowPerPlainHttpRequest(ProcessResult result) {
+    assertThat(audit(result, "decision=allow", "protocol=http ", "host=allowed.test ", "port=" + http.port() + " ",
+        "method=GET")).as("one allow decision per request the origin saw\n%s", result).hasSize(http.requestCount());
   }
 
   /** The audit lines in the run's stderr that contain every fragment. */
