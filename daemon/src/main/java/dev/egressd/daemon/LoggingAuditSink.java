@@ -4,6 +4,7 @@ import dev.egressd.audit.AuditEvent;
 import dev.egressd.audit.AuditSink;
 import dev.egressd.audit.otel.BoundedWorker;
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -77,15 +78,22 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
 
   private static void write(AuditEvent event) {
     if (event instanceof AuditEvent.PolicyDecision d) {
-      log.info("decision={} reason={} source={} {}{}{}", d.decision().verdict().label(),
+      log.info("decision={} reason={} source={} {}{}{}{}", d.decision().verdict().label(),
           d.decision().reason().code(), d.decision().source().label(), describe(d.request()),
-          d.decision().rule().map(r -> " rule=\"" + r.pattern().text() + "\"").orElse(""), connection(d.request()));
+          d.decision().rule().map(r -> " rule=\"" + r.pattern().text() + "\"").orElse(""),
+          deciderReason(d.decision()), connection(d.request()));
     } else if (event instanceof AuditEvent.UpstreamFailed f) {
       log.info("upstream_failure cause={} {}{}", f.cause(), describe(f.request()), connection(f.request()));
     } else if (event instanceof AuditEvent.TunnelClosed t) {
       log.info("tunnel_closed bytes_up={} bytes_down={} duration_ms={} {}{}", t.bytesUp(), t.bytesDown(),
           t.durationMillis(), describe(t.request()), connection(t.request()));
     }
+  }
+
+  /** The decider's own reason text, quoted (it is sanitised, but may hold spaces and quotes). */
+  private static String deciderReason(Decision decision) {
+    return decision.reasonText().isEmpty() ? ""
+        : " decider_reason=\"" + decision.reasonText().replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
   /** Last on the line, so the reference's fields keep their places; joins the lines of one client connection. */

@@ -30,4 +30,12 @@ public interface ProxyMetrics {
    * @param answered whether it returned at least one address
    */
   default void dnsLookup(long nanos, boolean answered) {}
+
+  /**
+   * One call to the policy decider finished.
+   *
+   * @param nanos from the call until the answer, failure or timeout
+   * @param outcome {@code allow}, {@code deny}, {@code ask}, {@code failed} or {@code timeout}
+   */
+  default void deciderAnswered(long nanos, String outcome) {}
 }

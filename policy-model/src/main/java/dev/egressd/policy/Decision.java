@@ -12,15 +12,18 @@ import java.util.Optional;
  * @param rule the rule that decided, if a rule did
  * @param hint what the operator can change, e.g. {@code add "example.com" to allowed_domains in profile
  *     "workspace"}; empty for allows
+ * @param reasonText the reason text a {@link PolicyDecider} gave (already sanitised by {@link DeciderAnswer}), which
+ *     audit events and refusal bodies show instead of the code; empty otherwise
  */
-public record Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint) {
+public record Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint,
+    String reasonText) {
   /** The three outcomes, with the reference's wire labels. */
   public enum Verdict {
     /** Proceed. */
     ALLOW("allow"),
     /** Refuse. */
     DENY("deny"),
-    /** Refuse unless a person approves; reserved for an interactive decider. */
+    /** Refuse unless a person approves: a decider asked for approval. */
     ASK("ask");
 
     private final String label;
@@ -42,6 +45,12 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(rule, "rule");
     Objects.requireNonNull(hint, "hint");
+    Objects.requireNonNull(reasonText, "reasonText");
+  }
+
+  /** A decision of the static policy, with no decider reason text. */
+  public Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint) {
+    this(verdict, reason, source, rule, hint, "");
   }
 
   /** An allow by {@code rule}. */
@@ -52,6 +61,19 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
   /** A denial. */
   public static Decision deny(Reason reason, PolicySource source, Rule rule, String hint) {
     return new Decision(Verdict.DENY, reason, source, Optional.ofNullable(rule), hint);
+  }
+
+  /**
+   * The reason as audit events and JSON bodies carry it: the decider's text where it gave one, else
+   * {@link Reason#code()}. Metrics use {@link Reason#code()} alone, whose values are bounded.
+   */
+  public String reasonLabel() {
+    return reasonText.isEmpty() ? reason.code() : reasonText;
+  }
+
+  /** True when a decider turned an allowlist miss into an allow ({@code network.policy.override}). */
+  public boolean overridden() {
+    return allowed() && source == PolicySource.DECIDER;
   }
 
   /** True for {@link Verdict#ALLOW}. */

@@ -1,5 +1,6 @@
 package dev.egressd.policy;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -24,13 +25,17 @@ import java.util.Optional;
  *     </ol></li>
  *   <li>{@link #vet}, once the caller has the addresses it will dial ({@link #literalAddresses} or a DNS answer):
  *       an address matching a deny IP/CIDR rule refuses; with {@code allow_local_binding = false}, any address that
- *       is not public refuses the whole host unless an allow IP/CIDR rule names that address; an address that is
+ *       is not public refuses the whole host unless an allow IP/CIDR rule names that address (never for a host a
+ *       {@link PolicyDecider} allowed, which no rule names); an address that is
  *       one of the proxy's own listeners refuses ({@link Reason#PROXY_LOOP}).</li>
  * </ol>
  *
  * <p>Refusals that do not depend on the rules are made here too, so every refusal the proxy sends is an engine
  * decision with a {@link Reason}: {@link #hostMismatch}, {@link #unixSocketUnsupported}, and the
  * {@link TunnelTerms#opaqueRefusal()} fixed when a tunnel is approved ({@link #tunnelTerms}).
+ *
+ * <p>An allowlist miss may be referred to a {@link PolicyDecider}: {@link #consultsDecider} says whether, and
+ * {@link #overrule} applies its answer; an allow from a decider then goes through {@link #vet} like any other.
  *
  * <p>"Not public" covers every non-public {@link AddressClass} and, through {@link HostAddresses}, the addresses of
  * this host's own interfaces, which reach local services however public they look.
@@ -150,6 +155,66 @@ public final class PolicyEngine {
   }
 
   /**
+   * Whether a {@link PolicyDecider} is to be asked about {@code decision}, which {@link #decide} made for
+   * {@code request}: only for an allowlist miss ({@link Reason#NOT_ALLOWED}) that nothing else would refuse anyway.
+   * Not for a deny rule, a disabled proxy, a local or private IP literal or {@code localhost} (unless
+   * {@code allow_local_binding}), or a request the mode guard refuses: those refusals stand without a call.
+   */
+  public boolean consultsDecider(AccessRequest request, Decision decision) {
+    Objects.requireNonNull(request, "request");
+    if (decision.verdict() != Decision.Verdict.DENY || decision.reason() != Reason.NOT_ALLOWED
+        || decision.source() != PolicySource.BASELINE_POLICY) {
+      return false;
+    }
+    if (!policy.allowLocalBinding() && isLocalLiteral(request.destination().host())) {
+      return false;
+    }
+    return modeRefusal(request, null) == null;
+  }
+
+  /**
+   * Applies a decider's {@code answer} to {@code miss}, an allowlist miss for which {@link #consultsDecider} was
+   * true. An allow is still subject to {@link #vet} (the caller resolves and vets as for any allow); the decision
+   * carries {@link PolicySource#DECIDER}, and for an allow {@link Reason#NOT_ALLOWED} with
+   * {@link Decision#overridden()}, as the reference audits an override.
+   *
+   * @throws IllegalArgumentException when {@code miss} is not a decision the decider may overrule
+   */
+  public Decision overrule(AccessRequest request, Decision miss, DeciderAnswer answer) {
+    Objects.requireNonNull(answer, "answer");
+    if (!consultsDecider(request, miss)) {
+      throw new IllegalArgumentException("miss: " + miss + " (expected: an allowlist miss a decider may overrule)");
+    }
+    String host = request.destination().authority();
+    String said = answer.reason().isEmpty() ? "." : ": " + answer.reason() + ".";
+    return switch (answer.verdict()) {
+      case ALLOW -> new Decision(Decision.Verdict.ALLOW, Reason.NOT_ALLOWED, PolicySource.DECIDER, Optional.empty(),
+          "", answer.reason());
+      case DENY -> new Decision(Decision.Verdict.DENY, Reason.DECIDER_DENIED, PolicySource.DECIDER, Optional.empty(),
+          "The policy decider refused " + host + said, answer.reason());
+      case ASK -> new Decision(Decision.Verdict.ASK, Reason.NOT_ALLOWED, PolicySource.DECIDER, Optional.empty(),
+          "The policy decider asks for approval of " + host + said + " Add \"" + request.destination().host().value()
+              + "\" to allowed_domains in " + policy.scope() + " to allow it without asking.", answer.reason());
+    };
+  }
+
+  /**
+   * The refusal when the decider failed: it threw, completed exceptionally or answered nothing usable.
+   *
+   * @param why what went wrong, for the response body and the log, e.g. {@code answered invalid JSON}
+   */
+  public Decision deciderFailed(String why) {
+    return Decision.deny(Reason.DECIDER_FAILED, PolicySource.DECIDER, null,
+        "The decider " + Objects.requireNonNull(why, "why") + ".");
+  }
+
+  /** The refusal when the decider did not answer within {@code timeout}. */
+  public Decision deciderTimedOut(Duration timeout) {
+    return Decision.deny(Reason.DECIDER_TIMEOUT, PolicySource.DECIDER, null,
+        "No answer within " + timeout.toMillis() + " ms.");
+  }
+
+  /**
    * The addresses to dial for a host that needs no DNS: the address of an IP literal, or loopback for
    * {@code localhost}. Empty when the host must be resolved.
    */
@@ -207,7 +272,11 @@ public final class PolicyEngine {
             + ") denies.");
       }
       AddressClass addressClass = classify(address);
-      if (policy.allowLocalBinding() || addressClass.isPublic() || explicitlyAllowed(host, allowRule, address, port)) {
+      // A name a decider opened has no rule of its own: IP/CIDR allow rules exempt addresses for the hosts the
+      // operator listed, never for a name the decider let through.
+      boolean decided = allowed.source() == PolicySource.DECIDER;
+      if (policy.allowLocalBinding() || addressClass.isPublic()
+          || !decided && explicitlyAllowed(host, allowRule, address, port)) {
         continue;
       }
       String resolved = host.isIpLiteral() ? host.authorityForm() + " is" : host.value() + " resolved to " + address
@@ -227,8 +296,14 @@ public final class PolicyEngine {
   }
 
   private Decision modeGuard(AccessRequest request, Rule allow) {
+    Decision refusal = modeRefusal(request, allow);
+    return refusal != null ? refusal : Decision.allow(allow);
+  }
+
+  /** The mode guard's refusal of {@code request}, or null when the mode permits it. */
+  private Decision modeRefusal(AccessRequest request, Rule allow) {
     if (policy.mode() == AccessMode.FULL) {
-      return Decision.allow(allow);
+      return null;
     }
     String limited = "mode = \"limited\" in " + policy.scope();
     switch (request.protocol()) {
@@ -263,7 +338,7 @@ public final class PolicyEngine {
             limited + " does not permit UDP.");
       }
     }
-    return Decision.allow(allow);
+    return null;
   }
 
   private boolean isLocalLiteral(HostName host) {

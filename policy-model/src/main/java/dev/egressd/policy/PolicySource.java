@@ -8,7 +8,7 @@ public enum PolicySource {
   MODE_GUARD("mode_guard"),
   /** Proxy-wide state, e.g. {@code enabled = false}. */
   PROXY_STATE("proxy_state"),
-  /** An external decider consulted for allowlist misses (reserved). */
+  /** A {@link PolicyDecider} consulted for an allowlist miss. */
   DECIDER("decider");
 
   private final String label;

@@ -29,7 +29,18 @@ public enum Reason {
   /** The destination is one of the proxy's own listeners; forwarding would loop. */
   PROXY_LOOP("proxy_loop", "blocked-by-policy", "Request would loop back into the proxy."),
   /** The decision step failed or answered nothing (an egressd extension): refused, since nothing allowed it. */
-  DECISION_FAILED("decision_failed", "blocked-by-policy", "The policy decision could not be made.");
+  DECISION_FAILED("decision_failed", "blocked-by-policy", "The policy decision could not be made."),
+  /**
+   * A {@link PolicyDecider} refused an allowlist miss. The code is the reference's {@code policy_denied}, used when
+   * the decider gave no reason text of its own ({@link Decision#reasonLabel()}).
+   */
+  DECIDER_DENIED("policy_denied", "blocked-by-policy", "Request blocked by network policy."),
+  /** The decider failed: it threw, completed exceptionally, answered nothing or garbage. egressd fails closed. */
+  DECIDER_FAILED("decider_failed", "blocked-by-policy",
+      "The policy decider failed, so the request is refused (egressd fails closed)."),
+  /** The decider did not answer within {@code timeout}. egressd fails closed. */
+  DECIDER_TIMEOUT("decider_timeout", "blocked-by-policy",
+      "The policy decider did not answer in time, so the request is refused (egressd fails closed).");
 
   private final String code;
   private final String proxyError;

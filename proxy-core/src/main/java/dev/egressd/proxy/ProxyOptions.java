@@ -2,6 +2,7 @@ package dev.egressd.proxy;
 
 import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.HostAddresses;
+import dev.egressd.proxy.tunnel.DecisionStep;
 import dev.egressd.proxy.tunnel.ReadLimit;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -26,11 +27,13 @@ import java.util.Objects;
  *     direction, what a connection buffers ({@link dev.egressd.proxy.tunnel.ReadLimit})
  * @param hostAddresses this host's interface addresses, through which a listener on the wildcard address is reached
  *     as a loop ({@link HostAddresses#NONE} by default; the daemon passes {@link InterfaceAddresses#live()})
+ * @param decisions how each request is decided: {@link DecisionStep#ENGINE} (the static policy, at once) by default,
+ *     or a step that consults a decider for allowlist misses ({@link dev.egressd.proxy.decider.DeciderStep})
  */
 public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout, Duration resolveTimeout,
     Duration requestHeadTimeout, Duration idleTimeout, int maxInitialLineLength, int maxHeaderSize,
     TransportChoice transport, ProxyMetrics metrics, int maxConnections, int maxReadBytes,
-    HostAddresses hostAddresses) {
+    HostAddresses hostAddresses, DecisionStep decisions) {
 
   /** Which event-loop transport to run on. */
   public enum TransportChoice {
@@ -48,6 +51,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(metrics, "metrics");
     Objects.requireNonNull(hostAddresses, "hostAddresses");
+    Objects.requireNonNull(decisions, "decisions");
     requirePositive(connectTimeout, "connectTimeout");
     requirePositive(resolveTimeout, "resolveTimeout");
     requirePositive(requestHeadTimeout, "requestHeadTimeout");
@@ -95,6 +99,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     private int maxConnections = 4096;
     private int maxReadBytes = ReadLimit.DEFAULT_MAX_READ_BYTES;
     private HostAddresses hostAddresses = HostAddresses.NONE;
+    private DecisionStep decisions = DecisionStep.ENGINE;
 
     private Builder() {}
 
@@ -170,11 +175,17 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
       return this;
     }
 
+    /** See {@link ProxyOptions#decisions()}. */
+    public Builder decisions(DecisionStep decisions) {
+      this.decisions = decisions;
+      return this;
+    }
+
     /** Validates and builds. */
     public ProxyOptions build() {
       return new ProxyOptions(httpListen, connectTimeout, resolveTimeout, requestHeadTimeout, idleTimeout,
           maxInitialLineLength, maxHeaderSize, transport, metrics, maxConnections, maxReadBytes,
-          hostAddresses);
+          hostAddresses, decisions);
     }
   }
 }

@@ -180,7 +180,8 @@ public final class ProxyServer implements AutoCloseable {
           options.maxReadBytes());
       TunnelInterceptor interceptor = interceptorFactory == null ? null
           : interceptorFactory.create(options);
-      TunnelEstablisher establisher = new TunnelEstablisher(connector, interceptor, options.idleTimeout());
+      TunnelEstablisher establisher = new TunnelEstablisher(connector, options.decisions(), connector, interceptor,
+          options.idleTimeout());
       ListenerContext context = new ListenerContext(establisher, options, transport.datagramChannelType());
       ChannelGroup connections = new DefaultChannelGroup("egressd-connections", GlobalEventExecutor.INSTANCE);
       ConnectionLimit open = new ConnectionLimit(options.maxConnections());

@@ -39,14 +39,13 @@ public final class AuditAttributes {
     attributes.put("network.policy.scope", scope(decision.source()));
     attributes.put("network.policy.decision", decision.verdict().label());
     attributes.put("network.policy.source", decision.source().label());
-    attributes.put("network.policy.reason", decision.reason().code());
+    attributes.put("network.policy.reason", decision.reasonLabel()); // a decider's own text, sanitised
     attributes.put("network.transport.protocol", request.protocol().label());
     attributes.put("server.address", request.destination().host().value());
     attributes.put("server.port", (long) request.destination().port());
     attributes.put("http.request.method", request.method() == null ? "none" : request.method());
     attributes.put("client.address", request.client());
-    attributes.put("network.policy.override",
-        decision.allowed() && decision.source() == PolicySource.DECIDER);
+    attributes.put("network.policy.override", decision.overridden());
     if (request.connectionId() != AccessRequest.NO_CONNECTION) {
       attributes.put(CONNECTION_ID, request.connectionId()); // an egressd extension: joins one connection's events
     }

@@ -45,12 +45,14 @@ final class ProxyInstruments implements ProxyMetrics {
   private final DoubleHistogram tunnelDuration;
   private final DoubleHistogram dnsDuration;
   private final LongCounter upstreamFailures;
+  private final DoubleHistogram deciderDuration;
   private final Attributes[][][] decisionAttributes =
       new Attributes[Decision.Verdict.values().length][Reason.values().length][Protocol.values().length];
   private final Attributes[] protocolAttributes = new Attributes[Protocol.values().length];
   private final Attributes[][] byteAttributes = new Attributes[Protocol.values().length][2];
   private final Map<String, Attributes> listenerAttributes = new ConcurrentHashMap<>();
   private final Map<String, Attributes> causeAttributes = new ConcurrentHashMap<>();
+  private final Map<String, Attributes> outcomeAttributes = new ConcurrentHashMap<>();
 
   /** @param dropped audit events dropped so far, exported as {@code egressd.audit.dropped} */
   ProxyInstruments(Meter meter, LongAdder dropped) {
@@ -70,6 +72,9 @@ final class ProxyInstruments implements ProxyMetrics {
         .setExplicitBucketBoundariesAdvice(TUNNEL_BUCKETS).build();
     dnsDuration = meter.histogramBuilder("egressd.dns.lookup.duration").setUnit("s")
         .setDescription("DNS lookup time, by outcome").setExplicitBucketBoundariesAdvice(SECONDS_BUCKETS).build();
+    deciderDuration = meter.histogramBuilder("egressd.decider.duration").setUnit("s")
+        .setDescription("Policy decider calls, from the call to the answer, failure or timeout, by outcome")
+        .setExplicitBucketBoundariesAdvice(SECONDS_BUCKETS).build();
     upstreamFailures = meter.counterBuilder("egressd.upstream.failures")
         .setDescription("Allowed requests whose upstream could not be reached, by cause").build();
     meter.counterBuilder("egressd.audit.dropped")
@@ -112,6 +117,11 @@ final class ProxyInstruments implements ProxyMetrics {
   @Override
   public void dnsLookup(long nanos, boolean answered) {
     dnsDuration.record(nanos / 1e9, answered ? ANSWERED : UNANSWERED);
+  }
+
+  @Override
+  public void deciderAnswered(long nanos, String outcome) {
+    deciderDuration.record(nanos / 1e9, outcomeAttributes.computeIfAbsent(outcome, o -> Attributes.of(OUTCOME, o)));
   }
 
   private Attributes decisionAttributes(Decision decision, Protocol protocol) {

@@ -46,6 +46,7 @@ class AuditAttributesTest {
       case ALLOW, NOT_ALLOWED, NOT_ALLOWED_LOCAL, DENIED, HOST_MISMATCH -> PolicySource.BASELINE_POLICY;
       case METHOD_NOT_ALLOWED, MITM_REQUIRED, OPAQUE_TUNNEL -> PolicySource.MODE_GUARD;
       case PROXY_DISABLED, UNIX_SOCKET_UNSUPPORTED, PROXY_LOOP, DECISION_FAILED -> PolicySource.PROXY_STATE;
+      case DECIDER_DENIED, DECIDER_FAILED, DECIDER_TIMEOUT -> PolicySource.DECIDER;
     };
   }
 
@@ -71,12 +72,18 @@ class AuditAttributesTest {
         Optional.empty(), "hint"), "ask", "decider", "not_allowed", "domain", false));
     cases.add(new Case("deny by decider", Decision.deny(Reason.NOT_ALLOWED, PolicySource.DECIDER, null, "hint"),
         "deny", "decider", "not_allowed", "domain", false));
+    cases.add(new Case("override with the decider's text", new Decision(Decision.Verdict.ALLOW, Reason.NOT_ALLOWED,
+        PolicySource.DECIDER, Optional.empty(), "", "ticket OPS-7"), "allow", "decider", "ticket OPS-7", "domain",
+        true));
+    cases.add(new Case("decider deny with its text", new Decision(Decision.Verdict.DENY, Reason.DECIDER_DENIED,
+        PolicySource.DECIDER, Optional.empty(), "hint", "unreviewed"), "deny", "decider", "unreviewed", "domain",
+        false));
     for (Reason reason : Reason.values()) {
       if (reason == Reason.ALLOW) {
         continue;
       }
       PolicySource source = sourceOf(reason);
-      boolean domain = source == PolicySource.BASELINE_POLICY;
+      boolean domain = source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER;
       cases.add(new Case("deny " + reason.code(), Decision.deny(reason, source, null, "hint"), "deny",
           source.label(), reason.code(), domain ? "domain" : "non_domain", false));
     }
@@ -130,7 +137,7 @@ class AuditAttributesTest {
         AuditMetadata.NONE).get("network.policy.reason")))
         .containsExactly("allow", "not_allowed", "not_allowed_local", "denied", "method_not_allowed",
             "mitm_required", "proxy_disabled", "unix_socket_unsupported", "host_mismatch", "opaque_tunnel",
-            "proxy_loop", "decision_failed");
+            "proxy_loop", "decision_failed", "policy_denied", "decider_failed", "decider_timeout");
   }
 
   @ParameterizedTest(name = "{0}")

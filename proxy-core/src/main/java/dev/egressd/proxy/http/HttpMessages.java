@@ -35,7 +35,7 @@ final class HttpMessages {
   static FullHttpResponse blockedJson(AccessRequest request, Decision decision) {
     String json = "{\"status\":\"blocked\""
         + ",\"host\":" + JsonText.quote(request.destination().host().value())
-        + ",\"reason\":" + JsonText.quote(decision.reason().code())
+        + ",\"reason\":" + JsonText.quote(decision.reasonLabel())
         + ",\"decision\":" + JsonText.quote(decision.verdict().label())
         + ",\"source\":" + JsonText.quote(decision.source().label())
         + ",\"protocol\":" + JsonText.quote(request.protocol().label())

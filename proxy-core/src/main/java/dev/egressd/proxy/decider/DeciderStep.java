@@ -1,0 +1,126 @@
+package dev.egressd.proxy.decider;
+
+import dev.egressd.audit.ProxyMetrics;
+import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.DeciderAnswer;
+import dev.egressd.policy.DeciderException;
+import dev.egressd.policy.PolicyDecider;
+import dev.egressd.policy.PolicyEngine;
+import dev.egressd.proxy.tunnel.DecisionStep;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The decision step with a {@link PolicyDecider}: the engine decides, and an allowlist miss the engine says a
+ * decider may overrule ({@link PolicyEngine#consultsDecider}) is sent to the decider without blocking the event
+ * loop. Fails closed: a decider that throws, fails, answers null or takes longer than the timeout refuses the
+ * request ({@code decider_failed}, {@code decider_timeout}).
+ */
+public final class DeciderStep implements DecisionStep {
+  private static final Logger log = LoggerFactory.getLogger(DeciderStep.class);
+  private static final long WARNING_INTERVAL = TimeUnit.SECONDS.toNanos(10);
+
+  private final PolicyDecider decider;
+  private final Duration timeout;
+  private final ProxyMetrics metrics;
+  private final AtomicLong lastWarning = new AtomicLong(System.nanoTime() - WARNING_INTERVAL);
+
+  /**
+   * @param timeout how long one decision may wait for the decider
+   * @param metrics receives the latency and outcome of every call
+   */
+  public DeciderStep(PolicyDecider decider, Duration timeout, ProxyMetrics metrics) {
+    this.decider = Objects.requireNonNull(decider, "decider");
+    this.timeout = Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout: " + timeout + " (expected: > 0)");
+    }
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+  }
+
+  @Override
+  public Future<Decision> decide(PolicyEngine engine, AccessRequest request, EventExecutor executor) {
+    Decision decision = engine.decide(request);
+    if (!engine.consultsDecider(request, decision)) {
+      return executor.newSucceededFuture(decision);
+    }
+    long start = System.nanoTime();
+    Promise<Decision> result = executor.newPromise();
+    CompletionStage<DeciderAnswer> stage;
+    try {
+      stage = decider.decide(request);
+    } catch (RuntimeException | Error e) {
+      return executor.newSucceededFuture(failed(engine, request, e, start));
+    }
+    if (stage == null) {
+      return executor.newSucceededFuture(failed(engine, request, new DeciderException("answered nothing"), start));
+    }
+    ScheduledFuture<?> timer = executor.schedule(() -> {
+      if (result.trySuccess(engine.deciderTimedOut(timeout))) {
+        metrics.deciderAnswered(System.nanoTime() - start, "timeout");
+        warn("the policy decider did not answer {} within {} ms; refused", request, timeout.toMillis());
+      }
+    }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+    stage.whenComplete((answer, error) -> {
+      timer.cancel(false);
+      if (result.isDone()) {
+        return;
+      }
+      Decision decided;
+      if (error != null) {
+        decided = failed(engine, request, error, start);
+      } else if (answer == null) {
+        decided = failed(engine, request, new DeciderException("answered nothing"), start);
+      } else {
+        decided = engine.overrule(request, decision, answer);
+        metrics.deciderAnswered(System.nanoTime() - start, answer.verdict().label());
+      }
+      result.trySuccess(decided);
+    });
+    return result;
+  }
+
+  private Decision failed(PolicyEngine engine, AccessRequest request, Throwable error, long start) {
+    Throwable cause = unwrap(error);
+    if (cause instanceof TimeoutException) {
+      metrics.deciderAnswered(System.nanoTime() - start, "timeout");
+      warn("the policy decider timed out on {}; refused", request, cause.getMessage());
+      return engine.deciderTimedOut(timeout);
+    }
+    metrics.deciderAnswered(System.nanoTime() - start, "failed");
+    String why = cause instanceof DeciderException known ? known.getMessage()
+        : "failed (" + cause.getClass().getSimpleName() + ")";
+    warn("the policy decider failed on {}; refused: {}", request, String.valueOf(cause));
+    return engine.deciderFailed(why);
+  }
+
+  private static Throwable unwrap(Throwable error) {
+    Throwable cause = error;
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return cause;
+  }
+
+  /** At most one warning per interval: a decider that is down must not flood the log. */
+  private void warn(String format, AccessRequest request, Object detail) {
+    long now = System.nanoTime();
+    long last = lastWarning.get();
+    if (now - last >= WARNING_INTERVAL && lastWarning.compareAndSet(last, now)) {
+      log.warn(format, request.destination().authority(), detail);
+    }
+  }
+}

@@ -1,0 +1,233 @@
+package dev.egressd.proxy.decider;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.egressd.audit.AuditEvent;
+import dev.egressd.audit.ProxyMetrics;
+import dev.egressd.policy.AccessMode;
+import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.DeciderAnswer;
+import dev.egressd.policy.DeciderException;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.Destination;
+import dev.egressd.policy.PolicyDecider;
+import dev.egressd.policy.PolicyEngine;
+import dev.egressd.policy.PolicySource;
+import dev.egressd.policy.Protocol;
+import dev.egressd.proxy.testing.FakeResolver;
+import dev.egressd.proxy.testing.RecordingAuditSink;
+import dev.egressd.proxy.testing.TestPolicies;
+import dev.egressd.proxy.tunnel.LoopGuard;
+import dev.egressd.proxy.tunnel.TunnelEstablisher;
+import dev.egressd.proxy.tunnel.UpstreamConnector;
+import dev.egressd.proxy.tunnel.Vetting;
+import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The decision step with a decider, on the one connection path: who is asked, what an answer becomes, and that
+ * every way a decider can fail refuses (fail closed) and is audited once. No sockets: the resolver is a stand-in.
+ */
+class DeciderStepTest {
+  private static final Duration TIMEOUT = Duration.ofMillis(300);
+
+  // Public-looking addresses that are never dialled; rebind.test is a name whose answer is loopback.
+  private final FakeResolver resolver = new FakeResolver().map("allowed.test", "93.184.215.14")
+      .map("open.test", "93.184.215.20").map("rebind.test", "93.184.215.21", "127.0.0.1")
+      .map("metadata.test", "169.254.169.254");
+  private final RecordingAuditSink audit = new RecordingAuditSink();
+  private final List<AccessRequest> asked = new CopyOnWriteArrayList<>();
+  private final Map<String, Long> outcomes = new ConcurrentHashMap<>();
+  private final EventLoop loop = new DefaultEventLoop();
+  private final ProxyMetrics metrics = new ProxyMetrics() {
+    @Override
+    public void deciderAnswered(long nanos, String outcome) {
+      outcomes.merge(outcome, 1L, Long::sum);
+    }
+  };
+
+  @AfterEach
+  void stop() {
+    loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+  }
+
+  private int vets;
+
+  private Vetting vet(PolicyEngine engine, PolicyDecider decider, AccessRequest request) throws Exception {
+    vets++;
+    PolicyDecider recording = r -> {
+      asked.add(r);
+      return decider.decide(r);
+    };
+    UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
+        Duration.ofSeconds(1), Duration.ofSeconds(1), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
+    TunnelEstablisher establisher = new TunnelEstablisher(connector, new DeciderStep(recording, TIMEOUT, metrics),
+        connector, null, Duration.ofSeconds(30));
+    return establisher.vet(request, loop).get(5, TimeUnit.SECONDS);
+  }
+
+  private static AccessRequest request(Protocol protocol, String method, String authority) {
+    return new AccessRequest(Destination.parseAuthority(authority), protocol, method, false, "127.0.0.1:5555", 7);
+  }
+
+  private static AccessRequest connect(String authority) {
+    return request(Protocol.HTTPS_CONNECT, "CONNECT", authority);
+  }
+
+  private static PolicyDecider answering(DeciderAnswer answer) {
+    return request -> CompletableFuture.completedFuture(answer);
+  }
+
+  private Decision refusal(Vetting vetting) {
+    assertThat(vetting).isInstanceOf(Vetting.Refused.class);
+    assertThat(audit.decisions()).hasSize(vets).last().satisfies(d -> assertThat(d.decision())
+        .isEqualTo(((Vetting.Refused) vetting).decision()));
+    return ((Vetting.Refused) vetting).decision();
+  }
+
+  @Test
+  void anAllowOpensAnUnlistedNameAndIsAuditedAsAnOverride() throws Exception {
+    Vetting vetting = vet(TestPolicies.standard(), answering(DeciderAnswer.allow("ticket 12")), connect("open.test:443"));
+
+    assertThat(vetting).isInstanceOfSatisfying(Vetting.Approved.class, approved -> {
+      assertThat(approved.decision().overridden()).isTrue();
+      assertThat(approved.addresses()).hasToString("[93.184.215.20]");
+    });
+    assertThat(asked).singleElement().satisfies(r -> {
+      assertThat(r.destination().authority()).isEqualTo("open.test:443");
+      assertThat(r.protocol()).isEqualTo(Protocol.HTTPS_CONNECT);
+      assertThat(r.connectionId()).isEqualTo(7);
+      assertThat(r.client()).isEqualTo("127.0.0.1:5555");
+    });
+    assertThat(audit.decisions()).singleElement().satisfies(d -> {
+      assertThat(d.decision().source()).isEqualTo(PolicySource.DECIDER);
+      assertThat(d.decision().reasonLabel()).isEqualTo("ticket 12");
+    });
+    assertThat(outcomes).containsEntry("allow", 1L);
+  }
+
+  @Test
+  void anAllowForANameThatResolvesToLoopbackOrMetadataIsStillRefused() throws Exception {
+    Decision rebind = refusal(vet(TestPolicies.engine(AccessMode.FULL, "allowed.test"),
+        answering(DeciderAnswer.allow("")), connect("rebind.test:443")));
+    assertThat(rebind.reason().code()).isEqualTo("not_allowed_local");
+    assertThat(rebind.message()).contains("rebind.test resolved to 127.0.0.1");
+    assertThat(asked).hasSize(1);
+  }
+
+  @Test
+  void anIpRuleForLoopbackDoesNotExemptANameTheDeciderOpened() throws Exception {
+    // standard() allows 127.0.0.1 by an explicit rule: for its own host, not for whatever a decider lets through.
+    Decision rebind = refusal(vet(TestPolicies.standard(), answering(DeciderAnswer.allow("")),
+        request(Protocol.HTTP, "GET", "rebind.test:80")));
+    assertThat(rebind.reason().code()).isEqualTo("not_allowed_local");
+  }
+
+  @Test
+  void anAllowForALinkLocalAnswerIsRefused() throws Exception {
+    Decision metadata = refusal(vet(TestPolicies.standard(), answering(DeciderAnswer.allow("")),
+        request(Protocol.HTTP, "GET", "metadata.test:80")));
+    assertThat(metadata.reason().code()).isEqualTo("not_allowed_local");
+  }
+
+  @Test
+  void denyAndAskAreRefusalsFromTheDecider() throws Exception {
+    Decision denied = refusal(vet(TestPolicies.standard(), answering(DeciderAnswer.deny("not reviewed")),
+        connect("open.test:443")));
+    assertThat(denied.reasonLabel()).isEqualTo("not reviewed");
+    assertThat(denied.source()).isEqualTo(PolicySource.DECIDER);
+    assertThat(resolver.lookups()).isEmpty();
+  }
+
+  @Test
+  void askIsRefusedWithDecisionAskUntilApprovalsExist() throws Exception {
+    Decision asked = refusal(vet(TestPolicies.standard(), answering(DeciderAnswer.ask("")), connect("open.test:443")));
+    assertThat(asked.verdict()).isEqualTo(Decision.Verdict.ASK);
+    assertThat(outcomes).containsEntry("ask", 1L);
+  }
+
+  @Test
+  void theDeciderIsNotAskedAboutDenyRulesLocalLiteralsOrTheModeGuard() throws Exception {
+    PolicyDecider allowAll = answering(DeciderAnswer.allow(""));
+    assertThat(refusal(vet(TestPolicies.standard(), allowAll, connect("denied.test:443"))).reason().code())
+        .isEqualTo("denied");
+    assertThat(refusal(vet(TestPolicies.standard(), allowAll, connect("10.0.0.1:443"))).reason().code())
+        .isEqualTo("not_allowed");
+    assertThat(refusal(vet(TestPolicies.standard(), allowAll, request(Protocol.HTTP, "GET", "localhost:80")))
+        .reason().code()).isEqualTo("not_allowed");
+    PolicyEngine limited = TestPolicies.engine(AccessMode.LIMITED, "allowed.test");
+    assertThat(refusal(vet(limited, allowAll, request(Protocol.HTTP, "POST", "open.test:80"))).reason().code())
+        .isEqualTo("not_allowed");
+    assertThat(refusal(vet(limited, allowAll, connect("open.test:443"))).reason().code()).isEqualTo("not_allowed");
+    assertThat(refusal(vet(limited, allowAll, request(Protocol.SOCKS5_UDP, null, "open.test:53"))).reason().code())
+        .isEqualTo("not_allowed");
+    assertThat(asked).isEmpty();
+    assertThat(resolver.lookups()).isEmpty();
+  }
+
+  @Test
+  void anAllowedRequestDoesNotCallTheDecider() throws Exception {
+    assertThat(vet(TestPolicies.standard(), answering(DeciderAnswer.deny("")), connect("allowed.test:443")))
+        .isInstanceOf(Vetting.Approved.class);
+    assertThat(asked).isEmpty();
+  }
+
+  @Test
+  void aDeciderThatThrowsRefusesNamingOnlyTheExceptionClass() throws Exception {
+    Decision failed = refusal(vet(TestPolicies.standard(), r -> {
+      throw new IllegalStateException("secret internals");
+    }, connect("open.test:443")));
+    assertThat(failed.reasonLabel()).isEqualTo("decider_failed");
+    assertThat(failed.message()).endsWith("The decider failed (IllegalStateException).").doesNotContain("secret");
+    assertThat(outcomes).containsEntry("failed", 1L);
+  }
+
+  @Test
+  void aDeciderThatFailsRefusesAndADeciderExceptionSaysWhy() throws Exception {
+    Decision failed = refusal(vet(TestPolicies.standard(),
+        r -> CompletableFuture.failedFuture(new IOException("connection reset")), connect("open.test:443")));
+    assertThat(failed.message()).endsWith("The decider failed (IOException).");
+    Decision said = refusal(vet(TestPolicies.standard(),
+        r -> CompletableFuture.failedFuture(new DeciderException("answered invalid JSON")), connect("open.test:443")));
+    assertThat(said.message()).isEqualTo("The policy decider failed, so the request is refused (egressd fails"
+        + " closed). The decider answered invalid JSON.");
+  }
+
+  @Test
+  void aNullStageOrANullAnswerRefuses() throws Exception {
+    assertThat(refusal(vet(TestPolicies.standard(), r -> null, connect("open.test:443"))).message())
+        .endsWith("The decider answered nothing.");
+    assertThat(refusal(vet(TestPolicies.standard(), r -> CompletableFuture.completedFuture(null),
+        connect("open.test:443"))).reasonLabel()).isEqualTo("decider_failed");
+  }
+
+  @Test
+  void aDeciderThatNeverAnswersTimesOutAndALateAnswerIsIgnored() throws Exception {
+    CompletableFuture<DeciderAnswer> never = new CompletableFuture<>();
+    Decision late = refusal(vet(TestPolicies.standard(), r -> never, connect("open.test:443")));
+    assertThat(late.reasonLabel()).isEqualTo("decider_timeout");
+    assertThat(late.message()).endsWith("No answer within 300 ms.");
+    never.complete(DeciderAnswer.allow(""));
+    assertThat(audit.decisions()).hasSize(1);
+    assertThat(outcomes).containsOnlyKeys("timeout");
+  }
+
+  @Test
+  void aTimeoutExceptionFromTheDeciderIsATimeout() throws Exception {
+    assertThat(refusal(vet(TestPolicies.standard(), r -> CompletableFuture.failedFuture(new TimeoutException()),
+        connect("open.test:443"))).reasonLabel()).isEqualTo("decider_timeout");
+  }
+}
