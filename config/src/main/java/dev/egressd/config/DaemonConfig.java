@@ -24,6 +24,7 @@ import java.util.Objects;
  * @param mitm where the interception CA lives and which extra roots are trusted upstream
  * @param telemetry where audit events, metrics and health go
  * @param limits connection limits and timeouts
+ * @param decider the program asked about allowlist misses ({@code [network.decider]}), or null for none
  */
 public record DaemonConfig(
     Path source,
@@ -35,7 +36,8 @@ public record DaemonConfig(
     boolean allowUpstreamProxy,
     MitmSettings mitm,
     TelemetrySettings telemetry,
-    LimitSettings limits) {
+    LimitSettings limits,
+    DeciderSettings decider) {
 
   /** Null checks and a defensive copy of {@code warnings}. */
   public DaemonConfig {
@@ -51,24 +53,24 @@ public record DaemonConfig(
   /** A copy with another policy, for CLI overrides such as {@code --allow} and {@code --mode}. */
   public DaemonConfig withPolicy(NetworkPolicy policy) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits);
+        telemetry, limits, decider);
   }
 
   /** A copy with other listeners, for {@code --listen}. */
   public DaemonConfig withListeners(ListenerSettings listeners) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits);
+        telemetry, limits, decider);
   }
 
   /** A copy with other telemetry settings, for {@code --audit-file} and {@code --admin-listen}. */
   public DaemonConfig withTelemetry(TelemetrySettings telemetry) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits);
+        telemetry, limits, decider);
   }
 
   /** A copy with other warnings, for command-line overrides. */
   public DaemonConfig withWarnings(List<String> warnings) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits);
+        telemetry, limits, decider);
   }
 }

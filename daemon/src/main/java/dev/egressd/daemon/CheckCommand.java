@@ -92,6 +92,7 @@ final class CheckCommand implements Callable<Integer> {
       throws Exception {
     ProxyOptions defaults = ProxyOptions.builder().build();
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    AutoCloseable closeLater = null;
     try (SystemResolver resolver = new SystemResolver(1, 1)) {
       // run installs the interception stage whenever the policy has mitm = true (or does not start at all).
       boolean intercepting = config.policy().mitm();
@@ -99,9 +100,13 @@ final class CheckCommand implements Callable<Integer> {
       UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, AuditSink.NONE,
           NioSocketChannel.class, defaults.connectTimeout(), defaults.resolveTimeout(), Clock.systemUTC(),
           LoopGuard.NONE, ProxyMetrics.NONE);
-      TunnelEstablisher establisher = new TunnelEstablisher(connector, intercepting ? CHECK_ONLY : null,
-          defaults.idleTimeout());
-      long timeout = defaults.resolveTimeout().toMillis() + 5000;
+      // A configured decider is asked as run asks it: check answers what run would do now.
+      Deciders.Assembled decider = Deciders.assemble(config.decider(), ProxyMetrics.NONE);
+      closeLater = decider;
+      TunnelEstablisher establisher = new TunnelEstablisher(connector, decider.step(), connector,
+          intercepting ? CHECK_ONLY : null, defaults.idleTimeout());
+      long timeout = defaults.resolveTimeout().toMillis() + 5000
+          + (config.decider() == null ? 0 : config.decider().timeout().toMillis());
       Vetting outer = establisher.vet(request, group.next()).get(timeout, TimeUnit.MILLISECONDS);
       if (!(outer instanceof Vetting.Approved approved) || !approved.intercept()) {
         return List.of(outer);
@@ -109,6 +114,9 @@ final class CheckCommand implements Callable<Integer> {
       AccessRequest inner = request.inner(request.destination(), Protocol.HTTPS, innerMethod, false);
       return List.of(outer, establisher.vet(inner, group.next()).get(timeout, TimeUnit.MILLISECONDS));
     } finally {
+      if (closeLater != null) {
+        closeLater.close();
+      }
       group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
     }
   }
@@ -166,6 +174,9 @@ final class CheckCommand implements Callable<Integer> {
       if (d.reason().proxyError() != null) {
         sb.append(" (x-proxy-error: ").append(d.reason().proxyError()).append(')');
       }
+      if (!d.reasonText().isEmpty()) {
+        sb.append("\n  decider: ").append(d.reasonText());
+      }
       sb.append("\n  source:  ").append(d.source().label())
           .append("\n  rule:    ").append(d.rule().map(rule -> rule.pattern().text() + " (" + rule.origin() + ")")
               .orElse("none"))
@@ -188,7 +199,8 @@ final class CheckCommand implements Callable<Integer> {
     Decision d = decisionOf(vetting);
     StringBuilder sb = new StringBuilder("{");
     field(sb, "decision", d == null ? "unresolved" : d.verdict().label());
-    field(sb, "reason", d == null ? ((Vetting.Unresolved) vetting).failure().code() : d.reason().code());
+    // As the 403 body words it: a decider's own reason text where it gave one.
+    field(sb, "reason", d == null ? ((Vetting.Unresolved) vetting).failure().code() : d.reasonLabel());
     field(sb, "source", d == null ? null : d.source().label());
     field(sb, "proxy_error", d == null ? ((Vetting.Unresolved) vetting).failure().proxyError()
         : d.reason().proxyError());

@@ -92,6 +92,9 @@ final class PolicyReloader implements AutoCloseable {
     if (!next.limits().equals(running.limits())) {
       needRestart.add("[limits]");
     }
+    if (!java.util.Objects.equals(next.decider(), running.decider())) {
+      needRestart.add("[network.decider]");
+    }
     if (!next.telemetry().equals(running.telemetry())) {
       needRestart.add("[otel], [audit] and [admin]");
     }

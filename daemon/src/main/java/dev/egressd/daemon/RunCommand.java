@@ -145,12 +145,13 @@ final class RunCommand implements Callable<Integer> {
       return Main.CONFIG_ERROR;
     }
     LimitSettings limits = config.limits();
+    Deciders.Assembled decider = Deciders.assemble(config.decider(), telemetry.proxyMetrics());
     InterfaceAddresses hostAddresses = InterfaceAddresses.live();
     ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
         .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
         .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
         .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout())
-        .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).build();
+        .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).decisions(decider.step()).build();
     PolicyReloader reloader = new PolicyReloader(() -> {
       DaemonConfig reloaded = configOptions.load(env);
       return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));
@@ -174,6 +175,7 @@ final class RunCommand implements Callable<Integer> {
       }, listeners, interception == null ? null : interception.factory());
     } catch (Exception e) {
       hostAddresses.close();
+      decider.close();
       resolver.close();
       telemetry.close();
       logging.close();
@@ -194,6 +196,7 @@ final class RunCommand implements Callable<Integer> {
       server.close(Duration.ofSeconds(command.isEmpty() ? shutdownGraceSeconds : 1));
       logging.close(); // after the server: connections it closed still write their tunnel_closed lines
       closeIsolation(isolated);
+      decider.close();
       resolver.close();
       hostAddresses.close();
       telemetry.close();

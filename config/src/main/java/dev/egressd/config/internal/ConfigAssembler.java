@@ -1,6 +1,7 @@
 package dev.egressd.config.internal;
 
 import dev.egressd.config.DaemonConfig;
+import dev.egressd.config.DeciderSettings;
 import dev.egressd.config.LimitSettings;
 import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.MitmSettings;
@@ -8,15 +9,22 @@ import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
 import dev.egressd.config.UnixSocketSettings;
 import dev.egressd.policy.AccessMode;
+import dev.egressd.policy.AddressClass;
+import dev.egressd.policy.AddressClassifier;
 import dev.egressd.policy.HostPattern;
+import dev.egressd.policy.IpAddress;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.Rule;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 
 /**
  * Turns merged, validated settings into a {@link DaemonConfig}, applying the defaults and the checks that need
@@ -70,7 +78,7 @@ public final class ConfigAssembler {
     MitmSettings mitm = mitmSettings();
     return new DaemonConfig(source, selection.profile(), listeners, policy,
         diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm, telemetry(),
-        limits);
+        limits, decider());
   }
 
   private TelemetrySettings telemetry() {
@@ -93,6 +101,112 @@ public final class ConfigAssembler {
     Path bundle = merged.setting("mitm_upstream_ca_bundle", String.class).map(b -> resolve(b.value())).orElse(null);
     return new MitmSettings(cert.map(c -> resolve(c.value())).orElse(null),
         key.map(k -> resolve(k.value())).orElse(null), bundle);
+  }
+
+  /**
+   * {@code [network.decider]}: exactly one of {@code url} (plain HTTP to a loopback address: the decider decides
+   * what the agent may reach, so its traffic must not leave the host) and {@code unix_socket}.
+   */
+  private DeciderSettings decider() {
+    Optional<Located<String>> url = merged.setting("decider.url", String.class);
+    Optional<Located<String>> socket = merged.setting("decider.unix_socket", String.class);
+    Optional<Located<String>> path = merged.setting("decider.path", String.class);
+    Optional<Located<Number>> timeout = merged.setting("decider.timeout", Number.class);
+    Optional<Located<String>> tokenEnv = merged.setting("decider.token_env", String.class);
+    Optional<Located<?>> any = Stream.of(url, socket, path, timeout, tokenEnv).flatMap(Optional::stream)
+        .<Located<?>>map(l -> l).findFirst();
+    if (any.isEmpty()) {
+      return null;
+    }
+    if (url.isPresent() == socket.isPresent()) {
+      Located<?> at = url.isPresent() ? url.get() : any.get();
+      diagnostics.error(at.position(), "network.decider", "set exactly one of url and unix_socket");
+      return null;
+    }
+    URI uri = null;
+    Path unixSocket = null;
+    String requestPath = "/";
+    if (url.isPresent()) {
+      uri = deciderUrl(url.get());
+      if (uri == null) {
+        return null;
+      }
+      if (path.isPresent()) {
+        diagnostics.error(path.get().position(), path.get().key(), "only with unix_socket; put the path in url");
+        return null;
+      }
+      requestPath = (uri.getRawPath().isEmpty() ? "/" : uri.getRawPath())
+          + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+    } else {
+      unixSocket = resolve(socket.get().value());
+      if (path.isPresent()) {
+        requestPath = path.get().value();
+        if (!requestPath.startsWith("/") || requestPath.chars().anyMatch(c -> c <= ' ' || c >= 0x7f)) {
+          diagnostics.error(path.get().position(), path.get().key(),
+              "expected a request path starting with / and without spaces, found \"" + requestPath + "\"");
+          return null;
+        }
+      }
+    }
+    Duration wait = DeciderSettings.DEFAULT_TIMEOUT;
+    if (timeout.isPresent()) {
+      double seconds = timeout.get().value().doubleValue();
+      if (!(seconds >= 0.001 && seconds <= 600)) {
+        diagnostics.error(timeout.get().position(), timeout.get().key(),
+            "expected seconds from 0.001 to 600, found " + timeout.get().value());
+        return null;
+      }
+      wait = Duration.ofNanos(Math.round(seconds * 1e9));
+    }
+    String token = null;
+    if (tokenEnv.isPresent()) {
+      token = environment.apply(tokenEnv.get().value());
+      if (token == null || token.isEmpty()) {
+        diagnostics.error(tokenEnv.get().position(), tokenEnv.get().key(), "environment variable "
+            + tokenEnv.get().value() + " is not set or empty");
+        return null;
+      }
+      if (token.chars().anyMatch(c -> c <= ' ' || c >= 0x7f)) {
+        diagnostics.error(tokenEnv.get().position(), tokenEnv.get().key(), "environment variable "
+            + tokenEnv.get().value() + " holds spaces, control or non-ASCII characters; a bearer token cannot");
+        return null;
+      }
+    }
+    return new DeciderSettings(uri, unixSocket, requestPath, wait, tokenEnv.map(Located::value).orElse(null), token);
+  }
+
+  private URI deciderUrl(Located<String> url) {
+    URI uri;
+    try {
+      uri = new URI(url.value());
+    } catch (URISyntaxException e) {
+      diagnostics.error(url.position(), url.key(), "not a URL: " + e.getMessage());
+      return null;
+    }
+    String problem = null;
+    if (!"http".equalsIgnoreCase(uri.getScheme())) {
+      problem = "expected an http:// URL (the decider is on this host, so TLS adds nothing), found \"" + url.value()
+          + "\"";
+    } else if (uri.getHost() == null || uri.getRawUserInfo() != null || uri.getRawFragment() != null) {
+      problem = "expected http://HOST:PORT/path without credentials or fragment, found \"" + url.value() + "\"";
+    } else if (!isLoopback(uri.getHost())) {
+      problem = "the decider must be on a loopback address (127.0.0.1, [::1] or localhost), found \""
+          + uri.getHost() + "\"";
+    }
+    if (problem != null) {
+      diagnostics.error(url.position(), url.key(), problem);
+      return null;
+    }
+    return uri;
+  }
+
+  private static boolean isLoopback(String host) {
+    if (host.equalsIgnoreCase("localhost")) {
+      return true;
+    }
+    String literal = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    return IpAddress.parse(literal).map(ip -> AddressClassifier.classify(ip) == AddressClass.LOOPBACK)
+        .orElse(false);
   }
 
   /** Relative paths are relative to the config file's directory, as in Codex's G1 layout. */

@@ -26,6 +26,9 @@ public final class NetworkTableReader {
   private static final Map<String, Handler> HANDLERS = handlers();
   private static final Set<String> MITM_KEYS = Set.of("enabled", "hooks", "actions", "inspect", "max_body_bytes",
       "ca_cert_path", "ca_key_path");
+  /** {@code [network.decider]} (an egressd extension): each key is merged as {@code decider.KEY}. */
+  private static final Map<String, Class<?>> DECIDER_KEYS = Map.of("url", String.class, "unix_socket", String.class,
+      "path", String.class, "timeout", Number.class, "token_env", String.class);
 
   private final TableNode node;
   private final MergedNetwork merged;
@@ -66,6 +69,7 @@ public final class NetworkTableReader {
     handlers.put("mitm_upstream_ca_bundle", NetworkTableReader::readString);
     handlers.put("socks_password_env", NetworkTableReader::readString);
     handlers.put("mitm", NetworkTableReader::readMitm);
+    handlers.put("decider", NetworkTableReader::readDecider);
     handlers.put("allowed_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.ALLOW));
     handlers.put("denied_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.DENY));
     handlers.put("domains", (r, k, v) -> r.rules.readHostTable(k, v));
@@ -151,6 +155,24 @@ public final class NetworkTableReader {
         case "inspect", "max_body_bytes" -> diagnostics.warn(mitm.position(key),
             mitm.keyPath(key), "ignored (egressd does not log bodies)");
         default -> unknownKey(mitm, key, MITM_KEYS);
+      }
+    }
+  }
+
+  private void readDecider(String key, Object value) {
+    if (!expect(node, key, value, TomlTable.class, "a table")) {
+      return;
+    }
+    TableNode decider = node.child(key);
+    for (String name : decider.table().keySet()) {
+      Class<?> type = DECIDER_KEYS.get(name);
+      Object setting = decider.get(name);
+      if (type == null) {
+        unknownKey(decider, name, DECIDER_KEYS.keySet());
+      } else if (type.isInstance(setting)) {
+        merged.set("decider." + name, decider.locate(name, setting));
+      } else {
+        typeError(decider, name, type == Number.class ? "seconds (e.g. 5 or 0.5)" : "a string", setting);
       }
     }
   }

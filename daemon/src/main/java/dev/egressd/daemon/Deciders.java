@@ -1,0 +1,38 @@
+package dev.egressd.daemon;
+
+import dev.egressd.audit.ProxyMetrics;
+import dev.egressd.config.DeciderSettings;
+import dev.egressd.proxy.decider.DeciderStep;
+import dev.egressd.proxy.decider.SharedDecider;
+import dev.egressd.proxy.decider.WebhookDecider;
+import dev.egressd.proxy.tunnel.DecisionStep;
+
+/** Builds the decision step from {@code [network.decider]}: the webhook, shared per destination, with its timeout. */
+final class Deciders {
+  /**
+   * The decision step and what to close when the daemon stops.
+   *
+   * @param webhook the webhook's connection machinery, or null when there is no decider
+   */
+  record Assembled(DecisionStep step, WebhookDecider webhook) implements AutoCloseable {
+    @Override
+    public void close() {
+      if (webhook != null) {
+        webhook.close();
+      }
+    }
+  }
+
+  private Deciders() {}
+
+  /** {@link DecisionStep#ENGINE} when {@code settings} is null. */
+  static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics) {
+    if (settings == null) {
+      return new Assembled(DecisionStep.ENGINE, null);
+    }
+    WebhookDecider webhook = settings.url() != null
+        ? WebhookDecider.http(settings.url(), settings.token(), settings.timeout())
+        : WebhookDecider.unixSocket(settings.unixSocket(), settings.path(), settings.token(), settings.timeout());
+    return new Assembled(new DeciderStep(new SharedDecider(webhook), settings.timeout(), metrics), webhook);
+  }
+}
