@@ -25,14 +25,23 @@ final class Deciders {
 
   private Deciders() {}
 
-  /** {@link DecisionStep#ENGINE} when {@code settings} is null. */
+  /** {@link DecisionStep#ENGINE} when {@code settings} is null; an ask refuses at once. */
   static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics) {
+    return assemble(settings, metrics, null);
+  }
+
+  /**
+   * As {@link #assemble(DeciderSettings, ProxyMetrics)}, with asks waiting for a person.
+   *
+   * @param asking how asks wait, or null to refuse them at once
+   */
+  static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics, DeciderStep.Asking asking) {
     if (settings == null) {
       return new Assembled(DecisionStep.ENGINE, null);
     }
     WebhookDecider webhook = settings.url() != null
         ? WebhookDecider.http(settings.url(), settings.token(), settings.timeout())
         : WebhookDecider.unixSocket(settings.unixSocket(), settings.path(), settings.token(), settings.timeout());
-    return new Assembled(new DeciderStep(new SharedDecider(webhook), settings.timeout(), metrics), webhook);
+    return new Assembled(new DeciderStep(new SharedDecider(webhook), settings.timeout(), metrics, asking), webhook);
   }
 }

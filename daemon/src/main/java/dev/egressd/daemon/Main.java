@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 @Command(name = "egressd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Egress-policy forward proxy for AI coding agents and CI jobs.",
     subcommands = {RunCommand.class, CheckCommand.class, ValidateCommand.class, CaCommand.class, EnvCommand.class,
-        SshProxyCommand.class, CommandLine.HelpCommand.class})
+        SshProxyCommand.class, ApprovalCommands.Pending.class, ApprovalCommands.Approve.class,
+        ApprovalCommands.Deny.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   /** Exit status for configuration and usage errors. */
   static final int CONFIG_ERROR = 2;

@@ -12,6 +12,8 @@ import dev.egressd.config.TelemetrySettings;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.proxy.InterfaceAddresses;
 import dev.egressd.proxy.ProxyOptions;
+import dev.egressd.proxy.decider.Approvals;
+import dev.egressd.proxy.decider.DeciderStep;
 import dev.egressd.proxy.ProxyServer;
 import dev.egressd.proxy.admin.AdminEndpoints;
 import dev.egressd.proxy.admin.AdminListener;
@@ -22,6 +24,7 @@ import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -145,13 +148,7 @@ final class RunCommand implements Callable<Integer> {
       return Main.CONFIG_ERROR;
     }
     LimitSettings limits = config.limits();
-    Deciders.Assembled decider = Deciders.assemble(config.decider(), telemetry.proxyMetrics());
     InterfaceAddresses hostAddresses = InterfaceAddresses.live();
-    ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
-        .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
-        .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
-        .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout())
-        .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).decisions(decider.step()).build();
     PolicyReloader reloader = new PolicyReloader(() -> {
       DaemonConfig reloaded = configOptions.load(env);
       return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));
@@ -160,22 +157,50 @@ final class RunCommand implements Callable<Integer> {
     AtomicBoolean accepting = new AtomicBoolean(true);
     LoggingAuditSink logging = new LoggingAuditSink();
     AuditSink exported = telemetry.auditSink();
+    AuditSink audit = event -> {
+      logging.record(event);
+      exported.record(event);
+    };
+    // Asks wait for a person only where one can answer: through the admin listener, with the token only this
+    // user can read. Without it an ask is refused at once, as the reference refuses it.
+    AdminAccess adminAccess = AdminAccess.of(env);
+    AdminListener.ApprovalControl approvalControl = null;
+    DeciderStep.Asking asking = null;
+    if (config.decider() != null && config.telemetry().adminListen() != null) {
+      try {
+        Approvals approvals = new Approvals(Clock.systemUTC());
+        approvalControl = new AdminListener.ApprovalControl(approvals, adminAccess.createToken());
+        asking = new DeciderStep.Asking(approvals, config.decider().askTimeout(), audit, Clock.systemUTC());
+      } catch (IOException e) {
+        log.warn("cannot write the admin token in {} ({}); asks are refused at once", adminAccess.directory(),
+            e.toString());
+      }
+    }
+    boolean approvals = approvalControl != null;
+    Deciders.Assembled decider = Deciders.assemble(config.decider(), telemetry.proxyMetrics(), asking);
+    ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
+        .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
+        .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
+        .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout())
+        .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).decisions(decider.step()).build();
     List<ProxyServer.Listener> listeners = new ArrayList<>(socksListener(config));
     if (isolation != null) {
       listeners.addAll(isolatedListeners(config, isolation));
     }
     if (config.telemetry().adminListen() != null) {
-      listeners.add(AdminListener.at(config.telemetry().adminListen(), adminEndpoints(telemetry, accepting)));
+      listeners.add(AdminListener.at(config.telemetry().adminListen(), adminEndpoints(telemetry, accepting),
+          approvalControl));
     }
     ProxyServer server;
     try {
-      server = ProxyServer.start(options, reloader.engine(), resolver, event -> {
-        logging.record(event);
-        exported.record(event);
-      }, listeners, interception == null ? null : interception.factory());
+      server = ProxyServer.start(options, reloader.engine(), resolver, audit, listeners,
+          interception == null ? null : interception.factory());
     } catch (Exception e) {
       hostAddresses.close();
       decider.close();
+      if (approvals) {
+        adminAccess.remove();
+      }
       resolver.close();
       telemetry.close();
       logging.close();
@@ -184,6 +209,14 @@ final class RunCommand implements Callable<Integer> {
           : "the listeners (" + options.httpListen() + (config.listeners().socksEnabled() ? ", SOCKS5 "
           + config.listeners().socks() : "") + "): " + e));
       return Main.CONFIG_ERROR;
+    }
+    if (approvalControl != null) {
+      try {
+        adminAccess.publish(server.address(AdminListener.NAME));
+      } catch (IOException e) {
+        log.warn("cannot write {} ({}); egressd pending/approve need --admin-url", adminAccess.urlFile(),
+            e.toString());
+      }
     }
     startReloading(reloader, config); // before the announcement: whoever waits for it may edit the file next
     // A wrapped command's standard output is its own, byte for byte: everything egressd says goes to stderr.
@@ -197,6 +230,9 @@ final class RunCommand implements Callable<Integer> {
       logging.close(); // after the server: connections it closed still write their tunnel_closed lines
       closeIsolation(isolated);
       decider.close();
+      if (approvals) {
+        adminAccess.remove();
+      }
       resolver.close();
       hostAddresses.close();
       telemetry.close();

@@ -71,9 +71,11 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
     return reasonText.isEmpty() ? reason.code() : reasonText;
   }
 
-  /** True when a decider turned an allowlist miss into an allow ({@code network.policy.override}). */
+  /**
+   * True when a decider or a person turned an allowlist miss into an allow ({@code network.policy.override}).
+   */
   public boolean overridden() {
-    return allowed() && source == PolicySource.DECIDER;
+    return allowed() && (source == PolicySource.DECIDER || source == PolicySource.APPROVAL);
   }
 
   /** True for {@link Verdict#ALLOW}. */

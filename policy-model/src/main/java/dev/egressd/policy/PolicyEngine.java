@@ -199,6 +199,34 @@ public final class PolicyEngine {
   }
 
   /**
+   * A person's answer to {@code miss} (which a decider asked about, or a standing approval covers): an allow is still
+   * vetted, as a decider's is.
+   *
+   * @param who who answered, e.g. {@code cli}; audited as the reason text
+   */
+  public Decision approval(AccessRequest request, Decision miss, boolean approved, String who) {
+    Objects.requireNonNull(who, "who");
+    if (!consultsDecider(request, miss)) {
+      throw new IllegalArgumentException("miss: " + miss + " (expected: an allowlist miss a decider may overrule)");
+    }
+    String answer = DeciderAnswer.sanitize((approved ? "approved by " : "denied by ") + who);
+    return approved
+        ? new Decision(Decision.Verdict.ALLOW, Reason.NOT_ALLOWED, PolicySource.APPROVAL, Optional.empty(), "", answer)
+        : new Decision(Decision.Verdict.DENY, Reason.APPROVAL_DENIED, PolicySource.APPROVAL, Optional.empty(),
+            request.destination().authority() + " was " + answer + ".", answer);
+  }
+
+  /**
+   * The refusal of a request nobody approved within {@code timeout}.
+   *
+   * @param how what to do next time, e.g. {@code Approve it with: egressd approve ID}
+   */
+  public Decision approvalTimedOut(AccessRequest request, Duration timeout, String how) {
+    return Decision.deny(Reason.APPROVAL_TIMEOUT, PolicySource.APPROVAL, null, "No approval of "
+        + request.destination().authority() + " within " + timeout.toSeconds() + " s. " + how);
+  }
+
+  /**
    * The refusal when the decider failed: it threw, completed exceptionally or answered nothing usable.
    *
    * @param why what went wrong, for the response body and the log, e.g. {@code answered invalid JSON}

@@ -9,7 +9,9 @@ public enum PolicySource {
   /** Proxy-wide state, e.g. {@code enabled = false}. */
   PROXY_STATE("proxy_state"),
   /** A {@link PolicyDecider} consulted for an allowlist miss. */
-  DECIDER("decider");
+  DECIDER("decider"),
+  /** A person, answering a request the decider asked about ({@code egressd approve}, {@code deny}). */
+  APPROVAL("approval");
 
   private final String label;
 

@@ -40,7 +40,11 @@ public enum Reason {
       "The policy decider failed, so the request is refused (egressd fails closed)."),
   /** The decider did not answer within {@code timeout}. egressd fails closed. */
   DECIDER_TIMEOUT("decider_timeout", "blocked-by-policy",
-      "The policy decider did not answer in time, so the request is refused (egressd fails closed).");
+      "The policy decider did not answer in time, so the request is refused (egressd fails closed)."),
+  /** A person denied a request that was waiting for approval (or a standing denial covers it). */
+  APPROVAL_DENIED("approval_denied", "blocked-by-policy", "Denied by a person."),
+  /** Nobody approved a waiting request within {@code ask_timeout}. */
+  APPROVAL_TIMEOUT("approval_timeout", "blocked-by-policy", "Nobody approved the request in time.");
 
   private final String code;
   private final String proxyError;

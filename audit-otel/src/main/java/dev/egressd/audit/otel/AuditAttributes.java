@@ -60,7 +60,8 @@ public final class AuditAttributes {
    * {@code non_domain} for decisions about everything else (mode guard, proxy state), as the reference scopes them.
    */
   static String scope(PolicySource source) {
-    return source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER ? "domain" : "non_domain";
+    return source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER
+        || source == PolicySource.APPROVAL ? "domain" : "non_domain";
   }
 
   private static void putIfPresent(Map<String, Object> attributes, String key, String value) {

@@ -47,6 +47,7 @@ class AuditAttributesTest {
       case METHOD_NOT_ALLOWED, MITM_REQUIRED, OPAQUE_TUNNEL -> PolicySource.MODE_GUARD;
       case PROXY_DISABLED, UNIX_SOCKET_UNSUPPORTED, PROXY_LOOP, DECISION_FAILED -> PolicySource.PROXY_STATE;
       case DECIDER_DENIED, DECIDER_FAILED, DECIDER_TIMEOUT -> PolicySource.DECIDER;
+      case APPROVAL_DENIED, APPROVAL_TIMEOUT -> PolicySource.APPROVAL;
     };
   }
 
@@ -83,7 +84,8 @@ class AuditAttributesTest {
         continue;
       }
       PolicySource source = sourceOf(reason);
-      boolean domain = source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER;
+      boolean domain = source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER
+          || source == PolicySource.APPROVAL;
       cases.add(new Case("deny " + reason.code(), Decision.deny(reason, source, null, "hint"), "deny",
           source.label(), reason.code(), domain ? "domain" : "non_domain", false));
     }
@@ -137,24 +139,27 @@ class AuditAttributesTest {
         AuditMetadata.NONE).get("network.policy.reason")))
         .containsExactly("allow", "not_allowed", "not_allowed_local", "denied", "method_not_allowed",
             "mitm_required", "proxy_disabled", "unix_socket_unsupported", "host_mismatch", "opaque_tunnel",
-            "proxy_loop", "decision_failed", "policy_denied", "decider_failed", "decider_timeout");
+            "proxy_loop", "decision_failed", "policy_denied", "decider_failed", "decider_timeout", "approval_denied",
+            "approval_timeout");
   }
 
   @ParameterizedTest(name = "{0}")
   @EnumSource(PolicySource.class)
   void scopeIsDomainOnlyForDestinationSources(PolicySource source) {
-    boolean domain = source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER;
+    boolean domain = source == PolicySource.BASELINE_POLICY || source == PolicySource.DECIDER
+        || source == PolicySource.APPROVAL;
 
     assertThat(AuditAttributes.scope(source)).isEqualTo(domain ? "domain" : "non_domain");
   }
 
   @ParameterizedTest(name = "{0}")
   @EnumSource(PolicySource.class)
-  void overrideIsTrueOnlyForADeciderAllow(PolicySource source) {
+  void overrideIsTrueOnlyForADeciderOrApprovalAllow(PolicySource source) {
     Decision allow = new Decision(Decision.Verdict.ALLOW, Reason.ALLOW, source, Optional.empty(), "");
     Decision deny = Decision.deny(Reason.NOT_ALLOWED, source, null, "");
 
-    assertThat(attributesOf(allow).get("network.policy.override")).isEqualTo(source == PolicySource.DECIDER);
+    assertThat(attributesOf(allow).get("network.policy.override"))
+        .isEqualTo(source == PolicySource.DECIDER || source == PolicySource.APPROVAL);
     assertThat(attributesOf(deny).get("network.policy.override")).isEqualTo(false);
   }
 

@@ -113,7 +113,8 @@ public final class ConfigAssembler {
     Optional<Located<String>> path = merged.setting("decider.path", String.class);
     Optional<Located<Number>> timeout = merged.setting("decider.timeout", Number.class);
     Optional<Located<String>> tokenEnv = merged.setting("decider.token_env", String.class);
-    Optional<Located<?>> any = Stream.of(url, socket, path, timeout, tokenEnv).flatMap(Optional::stream)
+    Optional<Located<Number>> askTimeout = merged.setting("decider.ask_timeout", Number.class);
+    Optional<Located<?>> any = Stream.of(url, socket, path, timeout, tokenEnv, askTimeout).flatMap(Optional::stream)
         .<Located<?>>map(l -> l).findFirst();
     if (any.isEmpty()) {
       return null;
@@ -148,15 +149,10 @@ public final class ConfigAssembler {
         }
       }
     }
-    Duration wait = DeciderSettings.DEFAULT_TIMEOUT;
-    if (timeout.isPresent()) {
-      double seconds = timeout.get().value().doubleValue();
-      if (!(seconds >= 0.001 && seconds <= 600)) {
-        diagnostics.error(timeout.get().position(), timeout.get().key(),
-            "expected seconds from 0.001 to 600, found " + timeout.get().value());
-        return null;
-      }
-      wait = Duration.ofNanos(Math.round(seconds * 1e9));
+    Duration wait = seconds(timeout, DeciderSettings.DEFAULT_TIMEOUT, 600);
+    Duration askWait = seconds(askTimeout, DeciderSettings.DEFAULT_ASK_TIMEOUT, 3600);
+    if (wait == null || askWait == null) {
+      return null;
     }
     String token = null;
     if (tokenEnv.isPresent()) {
@@ -172,7 +168,22 @@ public final class ConfigAssembler {
         return null;
       }
     }
-    return new DeciderSettings(uri, unixSocket, requestPath, wait, tokenEnv.map(Located::value).orElse(null), token);
+    return new DeciderSettings(uri, unixSocket, requestPath, wait, tokenEnv.map(Located::value).orElse(null), token,
+        askWait);
+  }
+
+  /** Seconds from 0.001 to {@code max}; null after reporting a value out of range. */
+  private Duration seconds(Optional<Located<Number>> setting, Duration fallback, int max) {
+    if (setting.isEmpty()) {
+      return fallback;
+    }
+    double seconds = setting.get().value().doubleValue();
+    if (!(seconds >= 0.001 && seconds <= max)) {
+      diagnostics.error(setting.get().position(), setting.get().key(),
+          "expected seconds from 0.001 to " + max + ", found " + setting.get().value());
+      return null;
+    }
+    return Duration.ofNanos(Math.round(seconds * 1e9));
   }
 
   private URI deciderUrl(Located<String> url) {

@@ -28,7 +28,7 @@ public final class NetworkTableReader {
       "ca_cert_path", "ca_key_path");
   /** {@code [network.decider]} (an egressd extension): each key is merged as {@code decider.KEY}. */
   private static final Map<String, Class<?>> DECIDER_KEYS = Map.of("url", String.class, "unix_socket", String.class,
-      "path", String.class, "timeout", Number.class, "token_env", String.class);
+      "path", String.class, "timeout", Number.class, "token_env", String.class, "ask_timeout", Number.class);
 
   private final TableNode node;
   private final MergedNetwork merged;

@@ -1,6 +1,7 @@
 package dev.egressd.proxy.admin;
 
 import dev.egressd.proxy.ProxyServer;
+import dev.egressd.proxy.decider.Approvals;
 import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.internal.IdleTimeouts;
 import io.netty.buffer.ByteBuf;
@@ -42,8 +43,35 @@ public final class AdminListener {
 
   private AdminListener() {}
 
+  /**
+   * The approval API: who may answer waiting requests. The workload egressd governs can reach loopback too, so
+   * loopback alone is no authentication: every {@code /approvals} request needs {@code Authorization: Bearer TOKEN}.
+   *
+   * @param approvals the waiting requests
+   * @param token the bearer token (the daemon writes it to a 0600 file only its user can read)
+   */
+  public record ApprovalControl(Approvals approvals, String token) {
+    /** Null checks; the token must be long enough not to be guessed. */
+    public ApprovalControl {
+      Objects.requireNonNull(approvals, "approvals");
+      if (Objects.requireNonNull(token, "token").length() < 32) {
+        throw new IllegalArgumentException("token: too short (expected: 32 characters or more)");
+      }
+    }
+  }
+
   /** The listener at {@code address}, which the caller has checked is loopback. */
   public static ProxyServer.Listener at(InetSocketAddress address, AdminEndpoints endpoints) {
+    return at(address, endpoints, null);
+  }
+
+  /**
+   * The listener at {@code address} with the approval API.
+   *
+   * @param control who may answer waiting requests; null for no approval API ({@code /approvals} is 404)
+   */
+  public static ProxyServer.Listener at(InetSocketAddress address, AdminEndpoints endpoints,
+      ApprovalControl control) {
     Objects.requireNonNull(endpoints, "endpoints");
     if (!address.getAddress().isLoopbackAddress()) {
       throw new IllegalArgumentException("admin listener: " + address + " (expected: a loopback address)");
@@ -56,7 +84,7 @@ public final class AdminListener {
             .addLast(IdleTimeouts.handler(Duration.ofSeconds(IDLE_SECONDS)))
             .addLast(new HttpServerCodec(4096, MAX_REQUEST, MAX_REQUEST))
             .addLast(new HttpObjectAggregator(MAX_REQUEST))
-            .addLast(new AdminHandler(endpoints));
+            .addLast(new AdminHandler(endpoints, control));
       }
     }, false); // not counted against max_connections: monitoring must see a full proxy
   }
@@ -88,9 +116,11 @@ public final class AdminListener {
 
   private static final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final AdminEndpoints endpoints;
+    private final ApprovalControl control;
 
-    AdminHandler(AdminEndpoints endpoints) {
+    AdminHandler(AdminEndpoints endpoints, ApprovalControl control) {
       this.endpoints = endpoints;
+      this.control = control;
     }
 
     @Override
@@ -115,6 +145,11 @@ public final class AdminListener {
       if (hosts.size() != 1 || !loopbackHost(hosts.get(0))) {
         return text(HttpResponseStatus.FORBIDDEN, "the admin listener answers only Host: localhost or a loopback"
             + " address\n");
+      }
+      String target = request.uri();
+      if (control != null && (target.equals("/approvals") || target.startsWith("/approvals/")
+          || target.startsWith("/approvals?"))) {
+        return ApprovalApi.answer(request, control);
       }
       if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
         FullHttpResponse response = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "only GET and HEAD\n");

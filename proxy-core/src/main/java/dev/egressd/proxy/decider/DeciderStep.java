@@ -1,5 +1,7 @@
 package dev.egressd.proxy.decider;
 
+import dev.egressd.audit.AuditEvent;
+import dev.egressd.audit.AuditSink;
 import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
@@ -12,13 +14,17 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,9 +39,28 @@ public final class DeciderStep implements DecisionStep {
   private static final Logger log = LoggerFactory.getLogger(DeciderStep.class);
   private static final long WARNING_INTERVAL = TimeUnit.SECONDS.toNanos(10);
 
+  /**
+   * How an {@code ask} waits for a person.
+   *
+   * @param approvals where waiting requests are listed and answered
+   * @param timeout how long a request waits ({@code ask_timeout}); then it is refused ({@code approval_timeout})
+   * @param audit receives the {@code decision = "ask"} event when a request starts waiting
+   * @param clock stamps that event
+   */
+  public record Asking(Approvals approvals, Duration timeout, AuditSink audit, Clock clock) {
+    /** Null checks. */
+    public Asking {
+      Objects.requireNonNull(approvals, "approvals");
+      Objects.requireNonNull(timeout, "timeout");
+      Objects.requireNonNull(audit, "audit");
+      Objects.requireNonNull(clock, "clock");
+    }
+  }
+
   private final PolicyDecider decider;
   private final Duration timeout;
   private final ProxyMetrics metrics;
+  private final Asking asking;
   private final AtomicLong lastWarning = new AtomicLong(System.nanoTime() - WARNING_INTERVAL);
 
   /**
@@ -43,6 +68,16 @@ public final class DeciderStep implements DecisionStep {
    * @param metrics receives the latency and outcome of every call
    */
   public DeciderStep(PolicyDecider decider, Duration timeout, ProxyMetrics metrics) {
+    this(decider, timeout, metrics, null);
+  }
+
+  /**
+   * A step whose {@code ask} answers wait for a person.
+   *
+   * @param asking how they wait; null refuses an ask at once, with {@code decision = "ask"} (as the reference does)
+   */
+  public DeciderStep(PolicyDecider decider, Duration timeout, ProxyMetrics metrics, Asking asking) {
+    this.asking = asking;
     this.decider = Objects.requireNonNull(decider, "decider");
     this.timeout = Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative() || timeout.isZero()) {
@@ -57,6 +92,13 @@ public final class DeciderStep implements DecisionStep {
     if (!engine.consultsDecider(request, decision)) {
       return executor.newSucceededFuture(decision);
     }
+    if (asking != null) {
+      Optional<Approvals.Answer> standing = asking.approvals().standingAnswer(request);
+      if (standing.isPresent()) {
+        return executor.newSucceededFuture(engine.approval(request, decision, standing.get().approved(),
+            standing.get().who()));
+      }
+    }
     long start = System.nanoTime();
     Promise<Decision> result = executor.newPromise();
     CompletionStage<DeciderAnswer> stage;
@@ -68,15 +110,18 @@ public final class DeciderStep implements DecisionStep {
     if (stage == null) {
       return executor.newSucceededFuture(failed(engine, request, new DeciderException("answered nothing"), start));
     }
+    // Whichever comes first, the answer or the timeout, settles the decider's part; metrics before completion.
+    AtomicBoolean settled = new AtomicBoolean();
     ScheduledFuture<?> timer = executor.schedule(() -> {
-      if (result.trySuccess(engine.deciderTimedOut(timeout))) {
+      if (settled.compareAndSet(false, true)) {
         metrics.deciderAnswered(System.nanoTime() - start, "timeout");
         warn("the policy decider did not answer {} within {} ms; refused", request, timeout.toMillis());
+        result.trySuccess(engine.deciderTimedOut(timeout));
       }
     }, timeout.toNanos(), TimeUnit.NANOSECONDS);
     stage.whenComplete((answer, error) -> {
       timer.cancel(false);
-      if (result.isDone()) {
+      if (!settled.compareAndSet(false, true)) {
         return;
       }
       Decision decided;
@@ -87,10 +132,34 @@ public final class DeciderStep implements DecisionStep {
       } else {
         decided = engine.overrule(request, decision, answer);
         metrics.deciderAnswered(System.nanoTime() - start, answer.verdict().label());
+        if (decided.verdict() == Decision.Verdict.ASK && asking != null) {
+          waitForPerson(engine, request, decision, decided, executor, result);
+          return;
+        }
       }
       result.trySuccess(decided);
     });
     return result;
+  }
+
+  /** Lists the request as pending and completes {@code result} with a person's answer, or the timeout's refusal. */
+  private void waitForPerson(PolicyEngine engine, AccessRequest request, Decision miss, Decision asked,
+      EventExecutor executor, Promise<Decision> result) {
+    asking.audit().record(new AuditEvent.PolicyDecision(asking.clock().instant(), request, asked));
+    CompletableFuture<Approvals.Answer> answer = new CompletableFuture<>();
+    Approvals.Pending pending = asking.approvals().await(request, asked.reasonText(), answer);
+    ScheduledFuture<?> timer = executor.schedule(() -> {
+      asking.approvals().forget(pending.id());
+      result.trySuccess(engine.approvalTimedOut(request, asking.timeout(), "Approve it while it waits with"
+          + " \"egressd approve " + pending.id() + "\" (\"egressd pending\" lists waiting requests), or add \""
+          + request.destination().host().value() + "\" to allowed_domains."));
+    }, asking.timeout().toNanos(), TimeUnit.NANOSECONDS);
+    answer.whenComplete((given, error) -> {
+      timer.cancel(false);
+      if (given != null) {
+        result.trySuccess(engine.approval(request, miss, given.approved(), given.who()));
+      }
+    });
   }
 
   private Decision failed(PolicyEngine engine, AccessRequest request, Throwable error, long start) {

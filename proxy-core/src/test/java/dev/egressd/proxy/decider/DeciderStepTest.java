@@ -21,11 +21,11 @@ import dev.egressd.proxy.tunnel.LoopGuard;
 import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
 import dev.egressd.proxy.tunnel.Vetting;
+import java.time.Clock;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.IOException;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +66,14 @@ class DeciderStepTest {
 
   private int vets;
 
+  private DeciderStep.Asking asking;
+
   private Vetting vet(PolicyEngine engine, PolicyDecider decider, AccessRequest request) throws Exception {
+    return vetLater(engine, decider, request).get(5, TimeUnit.SECONDS);
+  }
+
+  private io.netty.util.concurrent.Future<Vetting> vetLater(PolicyEngine engine, PolicyDecider decider,
+      AccessRequest request) {
     vets++;
     PolicyDecider recording = r -> {
       asked.add(r);
@@ -74,9 +81,9 @@ class DeciderStepTest {
     };
     UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
         Duration.ofSeconds(1), Duration.ofSeconds(1), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
-    TunnelEstablisher establisher = new TunnelEstablisher(connector, new DeciderStep(recording, TIMEOUT, metrics),
-        connector, null, Duration.ofSeconds(30));
-    return establisher.vet(request, loop).get(5, TimeUnit.SECONDS);
+    TunnelEstablisher establisher = new TunnelEstablisher(connector,
+        new DeciderStep(recording, TIMEOUT, metrics, asking), connector, null, Duration.ofSeconds(30));
+    return establisher.vet(request, loop);
   }
 
   private static AccessRequest request(Protocol protocol, String method, String authority) {
@@ -157,6 +164,61 @@ class DeciderStepTest {
     Decision asked = refusal(vet(TestPolicies.standard(), answering(DeciderAnswer.ask("")), connect("open.test:443")));
     assertThat(asked.verdict()).isEqualTo(Decision.Verdict.ASK);
     assertThat(outcomes).containsEntry("ask", 1L);
+  }
+
+  @Test
+  void anAskWaitsForAPersonAndTheAskIsAuditedBeforeTheAnswer() throws Exception {
+    Approvals approvals = new Approvals(Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, Duration.ofSeconds(30), audit, Clock.systemUTC());
+    var waiting = vetLater(TestPolicies.standard(), answering(DeciderAnswer.ask("review")), connect("open.test:443"));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (approvals.pending().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(approvals.pending()).singleElement().satisfies(p -> assertThat(p.reason()).isEqualTo("review"));
+    assertThat(waiting.isDone()).isFalse();
+    assertThat(audit.decisions()).singleElement().satisfies(d ->
+        assertThat(d.decision().verdict()).isEqualTo(Decision.Verdict.ASK));
+
+    approvals.answer(approvals.pending().get(0).id(), new Approvals.Answer(true, "cli"), Approvals.Scope.HOST, null);
+    assertThat(waiting.get(5, TimeUnit.SECONDS)).isInstanceOfSatisfying(Vetting.Approved.class, approved -> {
+      assertThat(approved.decision().source()).isEqualTo(PolicySource.APPROVAL);
+      assertThat(approved.decision().overridden()).isTrue();
+      assertThat(approved.decision().reasonLabel()).isEqualTo("approved by cli");
+    });
+    assertThat(audit.decisions()).hasSize(2);
+    // The standing answer decides the next request without the decider.
+    asked.clear();
+    assertThat(vet(TestPolicies.standard(), answering(DeciderAnswer.deny("")), connect("open.test:8443")))
+        .isInstanceOf(Vetting.Approved.class);
+    assertThat(asked).isEmpty();
+  }
+
+  @Test
+  void anApprovedNameIsStillVetted() throws Exception {
+    Approvals approvals = new Approvals(Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, Duration.ofSeconds(30), audit, Clock.systemUTC());
+    var waiting = vetLater(TestPolicies.engine(AccessMode.FULL, "allowed.test"), answering(DeciderAnswer.ask("")),
+        connect("rebind.test:443"));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (approvals.pending().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    approvals.answer(approvals.pending().get(0).id(), new Approvals.Answer(true, "cli"), Approvals.Scope.ONCE, null);
+    assertThat(waiting.get(5, TimeUnit.SECONDS)).isInstanceOfSatisfying(Vetting.Refused.class,
+        refused -> assertThat(refused.decision().reason().code()).isEqualTo("not_allowed_local"));
+  }
+
+  @Test
+  void nobodyAnsweringTimesOutAndIsNoLongerPending() throws Exception {
+    Approvals approvals = new Approvals(Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, Duration.ofMillis(200), audit, Clock.systemUTC());
+    Vetting vetting = vet(TestPolicies.standard(), answering(DeciderAnswer.ask("")), connect("open.test:443"));
+    assertThat(vetting).isInstanceOfSatisfying(Vetting.Refused.class, refused -> {
+      assertThat(refused.decision().reasonLabel()).isEqualTo("approval_timeout");
+      assertThat(refused.decision().message()).contains("egressd approve 1");
+    });
+    assertThat(approvals.pending()).isEmpty();
   }
 
   @Test
