@@ -38,4 +38,15 @@ public interface ProxyMetrics {
    * @param outcome {@code allow}, {@code deny}, {@code ask}, {@code failed} or {@code timeout}
    */
   default void deciderAnswered(long nanos, String outcome) {}
+
+  /** A request started waiting for a person. */
+  default void approvalPending() {}
+
+  /**
+   * A request that waited for a person was answered or timed out.
+   *
+   * @param outcome {@code approved}, {@code denied} or {@code timeout}
+   * @param by who answered ({@code cli}, ...), or {@code none} for a timeout
+   */
+  default void approvalAnswered(String outcome, String by) {}
 }

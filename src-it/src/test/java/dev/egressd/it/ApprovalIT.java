@@ -124,6 +124,10 @@ class ApprovalIT {
     assertThat(denied.reply().header("x-proxy-error")).isEqualTo("blocked-by-policy");
     assertThat(denied.reply().json()).containsEntry("reason", "denied by cli").containsEntry("source", "approval");
     assertThat(origin.requestCount()).isEqualTo(1);
+    PrometheusText metrics = new AdminClient(egressd.adminPort()).metrics();
+    assertThat(metrics.sum("egressd_approvals_answered_total", "outcome", "approved", "by", "cli")).isEqualTo(1.0);
+    assertThat(metrics.sum("egressd_approvals_answered_total", "outcome", "denied", "by", "cli")).isEqualTo(1.0);
+    assertThat(metrics.sum("egressd_approvals_pending")).isZero();
   }
 
   @Test
@@ -160,6 +164,8 @@ class ApprovalIT {
         .contains("within 1 s").contains("egressd approve").contains("egressd pending");
     assertThat(pending()).isEmpty();
     assertThat(egressd.awaitStderr("decision=deny", "reason=approval_timeout", "source=approval")).isNotNull();
+    assertThat(new AdminClient(egressd.adminPort()).metrics()
+        .sum("egressd_approvals_answered_total", "outcome", "timeout", "by", "none")).isEqualTo(1.0);
   }
 
   @Test
@@ -210,6 +216,7 @@ class ApprovalIT {
         clients.add(client);
       }
       List<Map<String, Object>> waiting = awaitPending(p -> p.size() == 200);
+      assertThat(new AdminClient(egressd.adminPort()).metrics().sum("egressd_approvals_pending")).isEqualTo(200.0);
       assertThat(decider.decisions()).as("one decider call for the same destination").hasSize(1);
       // The daemon still serves others while 200 wait.
       assertThat(Curl.fetch("-x", egressd.url(), origin.url("allowed.test", "/")).reply().status()).isEqualTo(200);

@@ -29,6 +29,7 @@ final class ProxyInstruments implements ProxyMetrics {
   private static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("direction");
   private static final AttributeKey<String> OUTCOME = AttributeKey.stringKey("outcome");
   private static final AttributeKey<String> CAUSE = AttributeKey.stringKey("cause");
+  private static final AttributeKey<String> BY = AttributeKey.stringKey("by");
   private static final List<Double> SECONDS_BUCKETS = List.of(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
       0.5, 1.0, 2.5, 5.0, 10.0);
   private static final List<Double> TUNNEL_BUCKETS = List.of(0.1, 1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 14400.0);
@@ -46,6 +47,9 @@ final class ProxyInstruments implements ProxyMetrics {
   private final DoubleHistogram dnsDuration;
   private final LongCounter upstreamFailures;
   private final DoubleHistogram deciderDuration;
+  private final LongUpDownCounter approvalsPending;
+  private final LongCounter approvalsAnswered;
+  private final Map<String, Attributes> answerAttributes = new ConcurrentHashMap<>();
   private final Attributes[][][] decisionAttributes =
       new Attributes[Decision.Verdict.values().length][Reason.values().length][Protocol.values().length];
   private final Attributes[] protocolAttributes = new Attributes[Protocol.values().length];
@@ -75,6 +79,11 @@ final class ProxyInstruments implements ProxyMetrics {
     deciderDuration = meter.histogramBuilder("egressd.decider.duration").setUnit("s")
         .setDescription("Policy decider calls, from the call to the answer, failure or timeout, by outcome")
         .setExplicitBucketBoundariesAdvice(SECONDS_BUCKETS).build();
+    approvalsPending = meter.upDownCounterBuilder("egressd.approvals.pending")
+        .setDescription("Requests waiting for a person now").build();
+    approvalsAnswered = meter.counterBuilder("egressd.approvals.answered")
+        .setDescription("Requests that waited for a person, by outcome (approved, denied, timeout) and by whom")
+        .build();
     upstreamFailures = meter.counterBuilder("egressd.upstream.failures")
         .setDescription("Allowed requests whose upstream could not be reached, by cause").build();
     meter.counterBuilder("egressd.audit.dropped")
@@ -122,6 +131,18 @@ final class ProxyInstruments implements ProxyMetrics {
   @Override
   public void deciderAnswered(long nanos, String outcome) {
     deciderDuration.record(nanos / 1e9, outcomeAttributes.computeIfAbsent(outcome, o -> Attributes.of(OUTCOME, o)));
+  }
+
+  @Override
+  public void approvalPending() {
+    approvalsPending.add(1);
+  }
+
+  @Override
+  public void approvalAnswered(String outcome, String by) {
+    approvalsPending.add(-1);
+    approvalsAnswered.add(1, answerAttributes.computeIfAbsent(outcome + "/" + by,
+        k -> Attributes.of(OUTCOME, outcome, BY, by)));
   }
 
   private Attributes decisionAttributes(Decision decision, Protocol protocol) {

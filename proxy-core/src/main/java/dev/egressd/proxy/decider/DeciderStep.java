@@ -148,15 +148,22 @@ public final class DeciderStep implements DecisionStep {
     asking.audit().record(new AuditEvent.PolicyDecision(asking.clock().instant(), request, asked));
     CompletableFuture<Approvals.Answer> answer = new CompletableFuture<>();
     Approvals.Pending pending = asking.approvals().await(request, asked.reasonText(), answer);
+    metrics.approvalPending();
+    AtomicBoolean ended = new AtomicBoolean();
     ScheduledFuture<?> timer = executor.schedule(() -> {
       asking.approvals().forget(pending.id());
+      if (!ended.compareAndSet(false, true)) {
+        return;
+      }
+      metrics.approvalAnswered("timeout", "none");
       result.trySuccess(engine.approvalTimedOut(request, asking.timeout(), "Approve it while it waits with"
           + " \"egressd approve " + pending.id() + "\" (\"egressd pending\" lists waiting requests), or add \""
           + request.destination().host().value() + "\" to allowed_domains."));
     }, asking.timeout().toNanos(), TimeUnit.NANOSECONDS);
     answer.whenComplete((given, error) -> {
       timer.cancel(false);
-      if (given != null) {
+      if (given != null && ended.compareAndSet(false, true)) {
+        metrics.approvalAnswered(given.approved() ? "approved" : "denied", given.who());
         result.trySuccess(engine.approval(request, miss, given.approved(), given.who()));
       }
     });
