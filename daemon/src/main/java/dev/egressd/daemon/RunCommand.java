@@ -24,6 +24,7 @@ import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,6 +59,11 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--shutdown-grace", paramLabel = "SECONDS",
       description = "How long open connections may finish after a stop signal (default: 5).")
   int shutdownGraceSeconds = 5;
+
+  @Option(names = "--approvals", paramLabel = "FILE",
+      description = "Keep standing approvals (approve/deny --scope host or host:port) in FILE across restarts"
+          + " (0600, written atomically). Needs [network.decider] and the admin listener.")
+  Path approvalsFile;
 
   @Option(names = "--audit-file", paramLabel = "PATH",
       description = "Also write one JSON object per decision to PATH (appending; - for standard output).")
@@ -169,12 +175,26 @@ final class RunCommand implements Callable<Integer> {
     if (config.decider() != null && config.telemetry().adminListen() != null) {
       try {
         Approvals approvals = new Approvals(Clock.systemUTC());
+        if (approvalsFile != null) {
+          ApprovalsFile kept = new ApprovalsFile(approvalsFile);
+          approvals.restore(kept.load());
+          approvals.onChange(kept::save);
+        }
         approvalControl = new AdminListener.ApprovalControl(approvals, adminAccess.createToken());
         asking = new DeciderStep.Asking(approvals, config.decider().askTimeout(), audit, Clock.systemUTC());
       } catch (IOException e) {
         log.warn("cannot write the admin token in {} ({}); asks are refused at once", adminAccess.directory(),
             e.toString());
+      } catch (ApprovalsFile.BadFileException e) {
+        System.err.println("egressd: --approvals: " + e.getMessage());
+        abandon(telemetry, hostAddresses, resolver, logging, isolation);
+        return Main.CONFIG_ERROR;
       }
+    } else if (approvalsFile != null) {
+      System.err.println("egressd: --approvals needs [network.decider] and the admin listener ([admin] listen or"
+          + " --admin-listen): without them nobody can answer an ask");
+      abandon(telemetry, hostAddresses, resolver, logging, isolation);
+      return Main.CONFIG_ERROR;
     }
     boolean approvals = approvalControl != null;
     Deciders.Assembled decider = Deciders.assemble(config.decider(), telemetry.proxyMetrics(), asking);
@@ -240,6 +260,16 @@ final class RunCommand implements Callable<Integer> {
     };
     return command.isEmpty() ? serveUntilSignalled(stop)
         : runChild(server, stop, config, interception, isolation, env);
+  }
+
+  /** Releases what a start that is given up had opened. */
+  private static void abandon(Telemetry telemetry, InterfaceAddresses hostAddresses, SystemResolver resolver,
+      LoggingAuditSink logging, Isolation isolation) {
+    resolver.close();
+    hostAddresses.close();
+    logging.close();
+    telemetry.close();
+    closeIsolation(isolation);
   }
 
   /**

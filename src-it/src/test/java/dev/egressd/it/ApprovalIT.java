@@ -153,6 +153,49 @@ class ApprovalIT {
   }
 
   @Test
+  void standingAnswersSurviveARestartWithTheApprovalsFile(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path kept = dir.resolve("approvals");
+    decider = DeciderProcess.start(RULES);
+    Daemon daemon = Daemon.withConfig(POLICY + decider.configTable())
+        .withArgs("--admin-listen", "127.0.0.1:0", "--approvals", kept.toString());
+    egressd = daemon;
+    egressd.start();
+    CompletableFuture<Curl.Result> waiting = getInBackground("other.test", "/");
+    long id = id(awaitPending(p -> p.size() == 1).get(0));
+    assertThat(cli("approve", String.valueOf(id), "--scope", "host").exitCode()).isZero();
+    assertThat(waiting.get(30, SECONDS).reply().status()).isEqualTo(200);
+    assertThat(Files.readAllLines(kept)).contains("allow other.test * - cli");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(kept))).isEqualTo("rw-------");
+    egressd.stop();
+
+    egressd = daemon;
+    egressd.start();
+    Curl.Result after = Curl.fetch("-x", egressd.url(), origin.url("other.test", "/after-restart"));
+    assertThat(after.reply().status()).as("%s", after).isEqualTo(200);
+    assertThat(decider.decisions()).as("the kept answer needs no decider call").hasSize(1);
+  }
+
+  @Test
+  void aBadApprovalsFileOrOneNobodyCanAnswerStopsTheStart(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    decider = DeciderProcess.start(RULES);
+    Path config = Files.writeString(dir.resolve("egressd.toml"), POLICY + decider.configTable());
+    Path bad = Files.writeString(dir.resolve("approvals"), "# kept\nallow other.test * - cli\nmaybe x.test 1 - cli\n");
+    Map<String, String> env = Map.of("EGRESSD_HOME", dir.resolve("home").toString());
+
+    ProcessResult refused = Egressd.cli(env, "run", "--config", config.toString(), "--listen", "127.0.0.1:0",
+        "--socks-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--approvals", bad.toString());
+    assertThat(refused.exitCode()).as("%s", refused).isEqualTo(2);
+    assertThat(refused.stderr()).contains("egressd: --approvals: " + bad + ":3: expected \"allow|deny HOST PORT|*"
+        + " UNTIL|- WHO\", found \"maybe x.test 1 - cli\"");
+    ProcessResult noAdmin = Egressd.cli(env, "run", "--config", config.toString(), "--listen", "127.0.0.1:0",
+        "--socks-listen", "127.0.0.1:0", "--approvals", dir.resolve("new").toString());
+    assertThat(noAdmin.exitCode()).isEqualTo(2);
+    assertThat(noAdmin.stderr()).contains("--approvals needs [network.decider] and the admin listener");
+  }
+
+  @Test
   void nobodyAnsweringIsA403ThatSaysHowToApprove() throws Exception {
     start("ask_timeout = 1");
     Curl.Result result = Curl.fetch("-x", egressd.url(), origin.url("other.test", "/"));

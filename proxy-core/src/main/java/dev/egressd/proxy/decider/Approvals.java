@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Requests waiting for a person, and the standing answers people gave ({@code --scope host}). Held in memory for the
@@ -72,7 +73,23 @@ public final class Approvals {
 
   private record Waiter(Pending pending, CompletableFuture<Answer> answer) {}
 
-  private record Standing(String host, int port, Answer answer, Instant until) {
+  /**
+   * An answer that stands for requests to come.
+   *
+   * @param host the canonical host it covers
+   * @param port the port it covers, or -1 for every port ({@link Scope#HOST})
+   * @param until when it expires, or null for never (the daemon's life, or the approvals file's)
+   */
+  public record Standing(String host, int port, Answer answer, Instant until) {
+    /** Null checks. */
+    public Standing {
+      Objects.requireNonNull(host, "host");
+      Objects.requireNonNull(answer, "answer");
+      if (port < -1 || port > 65535) {
+        throw new IllegalArgumentException("port: " + port + " (expected: -1 for any, or 0 to 65535)");
+      }
+    }
+
     boolean covers(AccessRequest request, Instant now) {
       return host.equals(request.destination().host().value())
           && (port == -1 || port == request.destination().port())
@@ -84,10 +101,28 @@ public final class Approvals {
   private final AtomicLong ids = new AtomicLong();
   private final Map<Long, Waiter> waiting = new ConcurrentHashMap<>();
   private final List<Standing> standing = new CopyOnWriteArrayList<>();
+  private volatile Consumer<List<Standing>> onChange = list -> {};
 
   /** Timed by {@code clock} (standing answers with {@code --for} expire by it). */
   public Approvals(Clock clock) {
     this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  /** Adds answers kept from an earlier run ({@code --approvals FILE}); expired ones are dropped. */
+  public void restore(List<Standing> answers) {
+    Instant now = clock.instant();
+    answers.stream().filter(a -> a.until() == null || now.isBefore(a.until())).forEach(standing::add);
+  }
+
+  /** The standing answers in force now, oldest first. */
+  public List<Standing> standing() {
+    Instant now = clock.instant();
+    return standing.stream().filter(a -> a.until() == null || now.isBefore(a.until())).toList();
+  }
+
+  /** Called with {@link #standing()} after every new standing answer (to keep them in a file). */
+  public void onChange(Consumer<List<Standing>> listener) {
+    this.onChange = Objects.requireNonNull(listener, "listener");
   }
 
   /** The standing answer that covers {@code request}, if a person gave one with a host or host:port scope. */
@@ -148,6 +183,7 @@ public final class Approvals {
           scope == Scope.HOST ? -1 : request.destination().port(), answer,
           duration == null ? null : clock.instant().plus(duration));
       standing.add(given);
+      onChange.accept(standing());
       Instant now = clock.instant();
       for (Waiter other : List.copyOf(waiting.values())) {
         if (given.covers(other.pending().request(), now)) {

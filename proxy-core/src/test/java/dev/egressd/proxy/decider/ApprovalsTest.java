@@ -100,6 +100,23 @@ class ApprovalsTest {
   }
 
   @Test
+  void standingAnswersAreReportedAndRestoredWithoutTheExpiredOnes() {
+    java.util.List<java.util.List<Approvals.Standing>> reported = new java.util.ArrayList<>();
+    approvals.onChange(reported::add);
+    Approvals.Pending a = approvals.await(request("a.example:443"), "", new CompletableFuture<>());
+    approvals.answer(a.id(), new Approvals.Answer(true, "cli"), Approvals.Scope.HOST_PORT, null);
+    assertThat(reported).singleElement().satisfies(list -> assertThat(list).containsExactly(
+        new Approvals.Standing("a.example", 443, new Approvals.Answer(true, "cli"), null)));
+
+    Approvals restarted = new Approvals(clock);
+    restarted.restore(java.util.List.of(reported.get(0).get(0),
+        new Approvals.Standing("old.example", -1, new Approvals.Answer(false, "cli"), now.minusSeconds(1))));
+    assertThat(restarted.standing()).hasSize(1);
+    assertThat(restarted.standingAnswer(request("a.example:443"))).contains(new Approvals.Answer(true, "cli"));
+    assertThat(restarted.standingAnswer(request("old.example:443"))).isEmpty();
+  }
+
+  @Test
   void scopesParseTheirLabels() {
     assertThat(Approvals.Scope.parse("host:port")).contains(Approvals.Scope.HOST_PORT);
     assertThat(Approvals.Scope.parse("HOST")).isEmpty();
