@@ -29,8 +29,17 @@ final class ApprovalCommands {
         description = "The admin token (default: $EGRESSD_HOME/admin/token).")
     java.nio.file.Path tokenFile;
 
-    /** Sends one request; prints the body; 0 for 2xx, 1 for a refusal by the daemon, 2 when it cannot be asked. */
-    int send(String method, String path) {
+    /** A failure to reach the daemon, already worded for the user. */
+    static final class Unreachable extends Exception {
+      private static final long serialVersionUID = 1L;
+
+      Unreachable(String message) {
+        super(message);
+      }
+    }
+
+    /** One request to the approval API. */
+    HttpResponse<String> exchange(String method, String path) throws Unreachable {
       AdminAccess access = AdminAccess.of(System.getenv());
       String url;
       String token;
@@ -38,9 +47,8 @@ final class ApprovalCommands {
         url = adminUrl != null ? adminUrl : access.readUrl();
         token = tokenFile != null ? java.nio.file.Files.readString(tokenFile).strip() : access.readToken();
       } catch (IOException e) {
-        System.err.println("egressd: no running daemon with approvals found (" + e.getMessage() + "); start it with"
+        throw new Unreachable("no running daemon with approvals found (" + e.getMessage() + "); start it with"
             + " [network.decider] and [admin] listen (or --admin-listen), or pass --admin-url and --token-file");
-        return Main.CONFIG_ERROR;
       }
       // Never through a proxy: the admin listener is on loopback, and egressd refuses to forward to it anyway.
       HttpClient client = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY)
@@ -49,19 +57,135 @@ final class ApprovalCommands {
           .header("Authorization", "Bearer " + token)
           .method(method, HttpRequest.BodyPublishers.noBody()).build();
       try {
-        HttpResponse<String> response = client.send(request,
-            HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-        int status = response.statusCode();
-        (status / 100 == 2 ? System.out : System.err).print(status / 100 == 2 ? response.body()
-            : "egressd: " + response.body());
-        return status / 100 == 2 ? 0 : status == 401 || status >= 500 ? Main.CONFIG_ERROR : 1;
+        return client.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
       } catch (IOException e) {
-        System.err.println("egressd: cannot reach the daemon at " + url + ": " + e.getMessage());
-        return Main.CONFIG_ERROR;
+        throw new Unreachable("cannot reach the daemon at " + url + ": " + e.getMessage());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+        throw new Unreachable("interrupted");
+      }
+    }
+
+    /** Sends one request; prints the body; 0 for 2xx, 1 for a refusal by the daemon, 2 when it cannot be asked. */
+    int send(String method, String path) {
+      HttpResponse<String> response;
+      try {
+        response = exchange(method, path);
+      } catch (Unreachable e) {
+        System.err.println("egressd: " + e.getMessage());
         return Main.CONFIG_ERROR;
       }
+      int status = response.statusCode();
+      if (status / 100 == 2) {
+        System.out.print(response.body());
+        return 0;
+      }
+      System.err.print("egressd: " + response.body());
+      return status == 401 || status >= 500 ? Main.CONFIG_ERROR : 1;
+    }
+  }
+
+  /**
+   * {@code egressd watch}: shows each request as it starts waiting and asks at the terminal, for a person running an
+   * agent in another pane. Ends at end of input (Ctrl-D) or Ctrl-C.
+   */
+  @Command(name = "watch", mixinStandardHelpOptions = true,
+      description = {"Show requests as they start waiting for approval and answer them at the terminal:",
+          "  y  allow this request    n  deny this request",
+          "  a  always: allow its host from now on    v  never: deny its host from now on",
+          "  s  skip (leave it waiting)"})
+  static final class Watch extends Target implements Callable<Integer> {
+    @Option(names = "--interval", paramLabel = "MS", defaultValue = "500",
+        description = "How often to look for new requests, in milliseconds (default 500).")
+    long intervalMillis;
+
+    @Override
+    public Integer call() throws Exception {
+      java.io.BufferedReader terminal = new java.io.BufferedReader(
+          new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
+      java.io.PrintStream out = System.out;
+      java.util.Set<Long> seen = new java.util.HashSet<>();
+      out.println("egressd watch: waiting for requests to approve (Ctrl-D to stop)");
+      out.flush();
+      while (true) {
+        HttpResponse<String> listed;
+        try {
+          listed = exchange("GET", "/approvals");
+        } catch (Unreachable e) {
+          System.err.println("egressd: " + e.getMessage());
+          return Main.CONFIG_ERROR;
+        }
+        if (listed.statusCode() != 200) {
+          System.err.print("egressd: " + listed.body());
+          return Main.CONFIG_ERROR;
+        }
+        for (java.util.Map<String, Object> entry : PendingList.parse(listed.body())) {
+          long id = ((Number) entry.get("id")).longValue();
+          if (!seen.add(id)) {
+            continue;
+          }
+          out.println("#" + id + " " + entry.get("protocol") + " " + entry.get("host") + ":" + entry.get("port")
+              + (entry.get("method") == null ? "" : " " + entry.get("method")) + " from " + entry.get("client")
+              + (String.valueOf(entry.get("reason")).isEmpty() ? "" : " (" + entry.get("reason") + ")"));
+          String action = null;
+          while (action == null) {
+            out.print("allow? [y]es, [n]o, [a]lways for this host, ne[v]er for this host, [s]kip: ");
+            out.flush();
+            String line = terminal.readLine();
+            if (line == null) {
+              out.println();
+              return 0;
+            }
+            action = switch (line.strip().toLowerCase(java.util.Locale.ROOT)) {
+              case "y", "yes" -> "approve?scope=once";
+              case "n", "no" -> "deny?scope=once";
+              case "a", "always" -> "approve?scope=host";
+              case "v", "never" -> "deny?scope=host";
+              case "s", "skip" -> "";
+              default -> null;
+            };
+          }
+          if (action.isEmpty()) {
+            continue;
+          }
+          try {
+            HttpResponse<String> answered = exchange("POST", "/approvals/" + id + "/" + action + "&by=watch");
+            out.print(answered.body());
+          } catch (Unreachable e) {
+            System.err.println("egressd: " + e.getMessage());
+            return Main.CONFIG_ERROR;
+          }
+          out.flush();
+        }
+        Thread.sleep(Math.max(50, intervalMillis));
+      }
+    }
+  }
+
+  /** Reads the JSON array {@code GET /approvals} answers (flat objects of strings, numbers and nulls). */
+  static final class PendingList {
+    private static final com.fasterxml.jackson.core.JsonFactory JSON = new com.fasterxml.jackson.core.JsonFactory();
+
+    private PendingList() {}
+
+    static java.util.List<java.util.Map<String, Object>> parse(String body) throws IOException {
+      java.util.List<java.util.Map<String, Object>> entries = new java.util.ArrayList<>();
+      try (com.fasterxml.jackson.core.JsonParser json = JSON.createParser(body)) {
+        if (json.nextToken() != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+          throw new IOException("the daemon's list of waiting requests is not a JSON array");
+        }
+        while (json.nextToken() == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+          java.util.Map<String, Object> entry = new java.util.LinkedHashMap<>();
+          while (json.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+            String name = json.currentName();
+            com.fasterxml.jackson.core.JsonToken value = json.nextToken();
+            entry.put(name, value.isNumeric() ? json.getNumberValue()
+                : value == com.fasterxml.jackson.core.JsonToken.VALUE_NULL ? null : json.getText());
+          }
+          entries.add(entry);
+        }
+      }
+      return entries;
     }
   }
 

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     description = "Egress-policy forward proxy for AI coding agents and CI jobs.",
     subcommands = {RunCommand.class, CheckCommand.class, ValidateCommand.class, CaCommand.class, EnvCommand.class,
         SshProxyCommand.class, ApprovalCommands.Pending.class, ApprovalCommands.Approve.class,
-        ApprovalCommands.Deny.class, CommandLine.HelpCommand.class})
+        ApprovalCommands.Deny.class, ApprovalCommands.Watch.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   /** Exit status for configuration and usage errors. */
   static final int CONFIG_ERROR = 2;

@@ -196,6 +196,45 @@ class ApprovalIT {
   }
 
   @Test
+  void watchAsksAtATerminalAndItsAnswersDecide(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    start();
+    // script(1) gives watch a pseudo-terminal, as a person in another pane has; the test types into it.
+    String watch = Egressd.command(List.of("watch", "--interval", "100")).stream()
+        .map(arg -> "'" + arg.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
+    ProcessBuilder builder = new ProcessBuilder("script", "-qfec", watch, "/dev/null");
+    Processes.clean(builder.environment());
+    builder.environment().put("EGRESSD_HOME", egressd.egressdHome().toString());
+    Path output = dir.resolve("watch.out");
+    Process terminal = builder.redirectErrorStream(true).redirectOutput(output.toFile()).start();
+    OutputCollector screen = OutputCollector.tail(output, terminal, "watch");
+    try (java.io.Writer keys = new java.io.OutputStreamWriter(terminal.getOutputStream(),
+        java.nio.charset.StandardCharsets.UTF_8)) {
+      assertThat(screen.await(0, l -> l.contains("waiting for requests to approve"), Duration.ofSeconds(30)))
+          .as("%s", screen.text()).isPresent();
+      CompletableFuture<Curl.Result> first = getInBackground("other.test", "/typed");
+      assertThat(screen.await(0, l -> l.contains("#1 http other.test:" + origin.port() + " GET from 127.0.0.1:")
+          && l.contains("(rule other.test (ask))"), Duration.ofSeconds(30))).as("%s", screen.text()).isPresent();
+      keys.write("y\n");
+      keys.flush();
+      assertThat(first.get(30, SECONDS).reply().status()).isEqualTo(200);
+      assertThat(screen.await(0, l -> l.contains("approved 1 (scope once)"), Duration.ofSeconds(10))).isPresent();
+      assertThat(egressd.awaitStderr("decision=allow", "source=approval", "decider_reason=\"approved by watch\""))
+          .isNotNull();
+
+      CompletableFuture<Curl.Result> second = getInBackground("cli.test", "/");
+      assertThat(screen.await(0, l -> l.contains("#2 http cli.test:"), Duration.ofSeconds(30))).isPresent();
+      keys.write("what\nv\n"); // an unknown key asks again
+      keys.flush();
+      assertThat(second.get(30, SECONDS).reply().status()).isEqualTo(403);
+      Curl.Result never = Curl.fetch("-x", egressd.url(), origin.url("cli.test", "/again"));
+      assertThat(never.reply().json()).containsEntry("reason", "denied by watch").containsEntry("source", "approval");
+    }
+    if (!terminal.waitFor(10, SECONDS)) {
+      terminal.destroyForcibly();
+    }
+  }
+
+  @Test
   void nobodyAnsweringIsA403ThatSaysHowToApprove() throws Exception {
     start("ask_timeout = 1");
     Curl.Result result = Curl.fetch("-x", egressd.url(), origin.url("other.test", "/"));
