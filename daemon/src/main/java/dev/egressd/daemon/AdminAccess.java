@@ -5,7 +5,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.Base64;
@@ -21,9 +20,7 @@ import java.util.Map;
  */
 record AdminAccess(Path directory) {
   static AdminAccess of(Map<String, String> env) {
-    String home = env.getOrDefault("EGRESSD_HOME", "");
-    Path base = home.isBlank() ? Path.of(System.getProperty("user.home"), ".egressd") : Path.of(home);
-    return new AdminAccess(base.toAbsolutePath().resolve("admin"));
+    return new AdminAccess(CaLocation.home(env, "EGRESSD_HOME", ".egressd").resolve("admin"));
   }
 
   Path tokenFile() {
@@ -67,13 +64,10 @@ record AdminAccess(Path directory) {
     return Files.readString(urlFile(), StandardCharsets.UTF_8).strip();
   }
 
-  /** Written to a 0600 temporary file and renamed, so no reader sees a partial or world-readable file. */
+  /** Into the 0700 directory (made so even when it already existed), 0600 and atomically. */
   private void write(Path file, String content) throws IOException {
     Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwx------"));
-    Path temporary = Files.createTempFile(directory, file.getFileName().toString(), ".tmp",
-        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    Files.writeString(temporary, content + "\n", StandardCharsets.UTF_8);
-    Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    PrivateFiles.writeAtomically(file, content + "\n");
   }
 }

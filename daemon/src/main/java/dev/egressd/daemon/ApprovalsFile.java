@@ -7,8 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,12 +81,8 @@ final class ApprovalsFile {
           .append(a.until() == null ? "-" : a.until().toString()).append(' ').append(a.answer().who()).append('\n');
     }
     try {
-      Path dir = file.getParent();
-      Files.createDirectories(dir);
-      Path temporary = Files.createTempFile(dir, file.getFileName().toString(), ".tmp",
-          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      Files.writeString(temporary, text, StandardCharsets.UTF_8);
-      Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      Files.createDirectories(file.getParent());
+      PrivateFiles.writeAtomically(file, text.toString());
     } catch (IOException e) {
       log.warn("cannot write the approvals file {} ({}); the answers hold until egressd stops", file, e.toString());
     }

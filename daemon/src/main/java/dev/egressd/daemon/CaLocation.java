@@ -31,7 +31,8 @@ record CaLocation(Path certificate, Path key) {
     return certificate.toAbsolutePath().getParent();
   }
 
-  private static Path home(Map<String, String> env, String variable, String defaultName) {
+  /** {@code $VARIABLE}, or {@code ~/DEFAULT_NAME} when it is unset or blank; absolute. */
+  static Path home(Map<String, String> env, String variable, String defaultName) {
     String value = env.getOrDefault(variable, "");
     return (value.isBlank() ? Path.of(System.getProperty("user.home"), defaultName) : Path.of(value))
         .toAbsolutePath();
