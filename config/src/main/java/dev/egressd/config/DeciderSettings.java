@@ -15,15 +15,11 @@ import java.util.Objects;
  * @param timeout how long one decision may wait for the decider ({@code timeout}, 5 s by default)
  * @param tokenEnv the environment variable the bearer token was read from, or null for none
  * @param token the bearer token sent as {@code Authorization: Bearer}, or null; never in {@link #toString()}
- * @param askTimeout how long a request the decider answered {@code ask} waits for a person ({@code ask_timeout},
- *     120 s by default)
  */
 public record DeciderSettings(URI url, Path unixSocket, String path, Duration timeout, String tokenEnv,
-    String token, Duration askTimeout) {
+    String token) {
   /** The default {@code timeout}. */
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
-  /** The default {@code ask_timeout}. */
-  public static final Duration DEFAULT_ASK_TIMEOUT = Duration.ofSeconds(120);
 
   /** Exactly one of {@code url} and {@code unixSocket}; null checks on the rest. */
   public DeciderSettings {
@@ -32,13 +28,12 @@ public record DeciderSettings(URI url, Path unixSocket, String path, Duration ti
     }
     Objects.requireNonNull(path, "path");
     Objects.requireNonNull(timeout, "timeout");
-    Objects.requireNonNull(askTimeout, "askTimeout");
   }
 
   /** Where the decider is, without the token. */
   @Override
   public String toString() {
     return "DeciderSettings[" + (url != null ? "url=" + url : "unixSocket=" + unixSocket + ", path=" + path)
-        + ", timeout=" + timeout + ", askTimeout=" + askTimeout + (tokenEnv == null ? "" : ", token from $" + tokenEnv) + "]";
+        + ", timeout=" + timeout + (tokenEnv == null ? "" : ", token from $" + tokenEnv) + "]";
   }
 }

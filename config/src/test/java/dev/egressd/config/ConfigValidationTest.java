@@ -39,9 +39,25 @@ class ConfigValidationTest {
             "2:13: network.domains.\"*\": unsupported global wildcard domain pattern \"*\" in a deny rule; "
                 + "use exact hosts or scoped wildcards like *.example.com or **.example.com"),
         row("unknown domain action", "domains = { \"a.com\" = \"allowed\" }",
-            "2:13: network.domains.\"a.com\": \"allowed\" is not one of \"allow\", \"deny\", \"none\""),
+            "2:13: network.domains.\"a.com\": \"allowed\" is not one of \"allow\", \"ask\", \"deny\", \"none\""),
         row("domain action as a boolean", "domains = { \"a.com\" = true }",
-            "2:13: network.domains.\"a.com\": expected \"allow\", \"deny\" or \"none\", found a boolean"),
+            "2:13: network.domains.\"a.com\": expected \"allow\", \"ask\", \"deny\" or \"none\", found a boolean"),
+        row("ask for a unix socket", "unix_sockets = { \"/tmp/a.sock\" = \"ask\" }",
+            "2:18: network.unix_sockets.\"/tmp/a.sock\": \"ask\" is not one of \"allow\", \"deny\", \"none\""),
+        row("unix socket action as a boolean", "unix_sockets = { \"/tmp/a.sock\" = true }",
+            "2:18: network.unix_sockets.\"/tmp/a.sock\": expected \"allow\", \"deny\" or \"none\", found a boolean"),
+        row("asked list as a string", "asked_domains = \"a.com\"",
+            "2:1: network.asked_domains: expected an array of strings, found a string"),
+        row("default allow", "default = \"allow\"",
+            "2:1: network.default: \"allow\" is not one of \"deny\", \"ask\"; to allow every host, add \"*\" to"
+                + " allowed_domains"),
+        row("default as a boolean", "default = false", "2:1: network.default: expected a string, found a boolean"),
+        row("ask timeout too long", "ask_timeout = 3601",
+            "2:1: network.ask_timeout: expected seconds from 0.001 to 3600, found 3601"),
+        row("ask timeout zero", "ask_timeout = 0",
+            "2:1: network.ask_timeout: expected seconds from 0.001 to 3600, found 0"),
+        row("ask timeout as a string", "ask_timeout = \"2m\"",
+            "2:1: network.ask_timeout: expected seconds (e.g. 120 or 0.5), found a string"),
         row("relative unix socket", "allow_unix_sockets = [\"docker.sock\"]",
             "2:23: network.allow_unix_sockets[0]: expected a NUL-free absolute path, got \"docker.sock\""),
         row("home-relative unix socket in the table", "unix_sockets = { \"~/x.sock\" = \"allow\" }",
@@ -99,6 +115,9 @@ class ConfigValidationTest {
     assertThat(problems("[network]\nallowed_domains = [\"ok.example\", \"" + pattern + "\"]\n"))
         .singleElement()
         .hasToString("config.toml:2:34: network.allowed_domains[1]: " + expected);
+    assertThat(problems("[network]\nasked_domains = [\"ok.example\", \"" + pattern + "\"]\n"))
+        .singleElement()
+        .hasToString("config.toml:2:32: network.asked_domains[1]: " + expected);
   }
 
   @ParameterizedTest(name = "{0}")

@@ -41,7 +41,6 @@ class DeciderConfigTest {
     assertThat(settings.unixSocket()).isNull();
     assertThat(settings.path()).isEqualTo("/decide?v=1");
     assertThat(settings.timeout()).isEqualTo(Duration.ofSeconds(5));
-    assertThat(settings.askTimeout()).isEqualTo(Duration.ofSeconds(120));
     assertThat(settings.token()).isNull();
   }
 
@@ -52,9 +51,7 @@ class DeciderConfigTest {
         path = "/v1/decide"
         timeout = 1.5
         token_env = "DECIDER_TOKEN"
-        ask_timeout = 30
         """);
-    assertThat(settings.askTimeout()).isEqualTo(Duration.ofSeconds(30));
     assertThat(settings.unixSocket()).isEqualTo(Path.of("/run/egressd/decider.sock"));
     assertThat(settings.path()).isEqualTo("/v1/decide");
     assertThat(settings.timeout()).isEqualTo(Duration.ofMillis(1500));
@@ -111,8 +108,9 @@ class DeciderConfigTest {
         .isEqualTo("config.toml:3:1: network.decider.timeout: expected seconds from 0.001 to 600, found 0");
     assertThat(problem("unix_socket = \"/tmp/d.sock\"\ntimeout = 601\n"))
         .isEqualTo("config.toml:3:1: network.decider.timeout: expected seconds from 0.001 to 600, found 601");
-    assertThat(problem("unix_socket = \"/tmp/d.sock\"\nask_timeout = 3601\n"))
-        .isEqualTo("config.toml:3:1: network.decider.ask_timeout: expected seconds from 0.001 to 3600, found 3601");
+    assertThat(problem("unix_socket = \"/tmp/d.sock\"\nask_timeout = 30\n"))
+        .isEqualTo("config.toml:3:1: network.decider.ask_timeout: moved to the network table: set ask_timeout next"
+            + " to allowed_domains (it bounds every ask, the decider's and the rules')");
   }
 
   @Test

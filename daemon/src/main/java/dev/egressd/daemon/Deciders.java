@@ -7,7 +7,10 @@ import dev.egressd.proxy.decider.SharedDecider;
 import dev.egressd.proxy.decider.WebhookDecider;
 import dev.egressd.proxy.tunnel.DecisionStep;
 
-/** Builds the decision step from {@code [network.decider]}: the webhook, shared per destination, with its timeout. */
+/**
+ * Builds the decision step from {@code [network.decider]} (the webhook, shared per destination, with its timeout)
+ * and the approvals, if a person can answer asks.
+ */
 final class Deciders {
   /**
    * The decision step and what to close when the daemon stops.
@@ -25,7 +28,7 @@ final class Deciders {
 
   private Deciders() {}
 
-  /** {@link DecisionStep#ENGINE} when {@code settings} is null; an ask refuses at once. */
+  /** {@link DecisionStep#ENGINE} when {@code settings} is null; every ask refuses at once. */
   static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics) {
     return assemble(settings, metrics, null);
   }
@@ -37,7 +40,9 @@ final class Deciders {
    */
   static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics, DeciderStep.Asking asking) {
     if (settings == null) {
-      return new Assembled(DecisionStep.ENGINE, null);
+      // Without a decider the policy's own asks still wait for a person, when one can answer.
+      return new Assembled(asking == null ? DecisionStep.ENGINE
+          : new DeciderStep(null, DeciderSettings.DEFAULT_TIMEOUT, metrics, asking), null);
     }
     WebhookDecider webhook = settings.url() != null
         ? WebhookDecider.http(settings.url(), settings.token(), settings.timeout())

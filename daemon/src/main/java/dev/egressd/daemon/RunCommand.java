@@ -62,7 +62,7 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--approvals", paramLabel = "FILE",
       description = "Keep standing approvals (approve/deny --scope host or host:port) in FILE across restarts"
-          + " (0600, written atomically). Needs [network.decider] and the admin listener.")
+          + " (0600, written atomically). Needs the admin listener.")
   Path approvalsFile;
 
   @Option(names = "--audit-file", paramLabel = "PATH",
@@ -172,7 +172,7 @@ final class RunCommand implements Callable<Integer> {
     AdminAccess adminAccess = AdminAccess.of(env);
     AdminListener.ApprovalControl approvalControl = null;
     DeciderStep.Asking asking = null;
-    if (config.decider() != null && config.telemetry().adminListen() != null) {
+    if (config.telemetry().adminListen() != null) {
       try {
         Approvals approvals = new Approvals(Clock.systemUTC());
         if (approvalsFile != null) {
@@ -181,7 +181,7 @@ final class RunCommand implements Callable<Integer> {
           approvals.onChange(kept::save);
         }
         approvalControl = new AdminListener.ApprovalControl(approvals, adminAccess.createToken());
-        asking = new DeciderStep.Asking(approvals, config.decider().askTimeout(), audit, Clock.systemUTC());
+        asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
       } catch (IOException e) {
         log.warn("cannot write the admin token in {} ({}); asks are refused at once", adminAccess.directory(),
             e.toString());
@@ -191,10 +191,13 @@ final class RunCommand implements Callable<Integer> {
         return Main.CONFIG_ERROR;
       }
     } else if (approvalsFile != null) {
-      System.err.println("egressd: --approvals needs [network.decider] and the admin listener ([admin] listen or"
-          + " --admin-listen): without them nobody can answer an ask");
+      System.err.println("egressd: --approvals needs the admin listener ([admin] listen or --admin-listen): without"
+          + " it nobody can answer an ask");
       abandon(telemetry, hostAddresses, resolver, logging, isolation);
       return Main.CONFIG_ERROR;
+    } else if (config.policy().asks() || config.decider() != null) {
+      log.warn("no admin listener ([admin] listen or --admin-listen), so nobody can approve: every ask is refused at"
+          + " once");
     }
     boolean approvals = approvalControl != null;
     Deciders.Assembled decider = Deciders.assemble(config.decider(), telemetry.proxyMetrics(), asking);

@@ -23,7 +23,7 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
     ALLOW("allow"),
     /** Refuse. */
     DENY("deny"),
-    /** Refuse unless a person approves: a decider asked for approval. */
+    /** Refuse unless a person approves: an ask rule, {@code default = "ask"} or a decider asked for approval. */
     ASK("ask");
 
     private final String label;

@@ -1,6 +1,7 @@
 package dev.egressd.policy;
 
 import dev.egressd.policy.internal.RuleIndex;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -12,13 +13,19 @@ import java.util.Objects;
  * evaluation never allocates per rule and costs the same at 10 or 100 000 patterns.
  */
 public final class NetworkPolicy {
+  /** The default {@code ask_timeout}. */
+  public static final Duration DEFAULT_ASK_TIMEOUT = Duration.ofSeconds(120);
+
   private final boolean enabled;
   private final AccessMode mode;
   private final boolean allowLocalBinding;
   private final boolean mitm;
+  private final boolean askOnMiss;
+  private final Duration askTimeout;
   private final List<Rule> rules;
   private final String scope;
   private final RuleIndex allowIndex;
+  private final RuleIndex allowOrAskIndex;
   private final RuleIndex denyIndex;
   private final List<Rule> interceptionRules;
   private final RuleIndex interceptIndex;
@@ -29,14 +36,25 @@ public final class NetworkPolicy {
     this.mode = b.mode;
     this.allowLocalBinding = b.allowLocalBinding;
     this.mitm = b.mitm;
+    this.askOnMiss = b.askOnMiss;
+    this.askTimeout = b.askTimeout;
     this.rules = List.copyOf(b.rules);
     this.scope = b.scope;
     List<Rule> allows = new ArrayList<>();
+    List<Rule> asks = new ArrayList<>();
     List<Rule> denies = new ArrayList<>();
     for (Rule rule : rules) {
-      (rule.action() == Rule.Action.ALLOW ? allows : denies).add(rule);
+      switch (rule.action()) {
+        case ALLOW -> allows.add(rule);
+        case ASK -> asks.add(rule);
+        case DENY -> denies.add(rule);
+      }
     }
     this.allowIndex = new RuleIndex(allows);
+    // Asks first: for the same pattern and port the index keeps the first, and ask is the stronger action.
+    List<Rule> allowsAndAsks = new ArrayList<>(asks);
+    allowsAndAsks.addAll(allows);
+    this.allowOrAskIndex = asks.isEmpty() ? allowIndex : new RuleIndex(allowsAndAsks);
     this.denyIndex = new RuleIndex(denies);
     this.interceptionRules = List.copyOf(b.interceptionRules);
     List<Rule> intercept = new ArrayList<>();
@@ -55,7 +73,8 @@ public final class NetworkPolicy {
 
   /** A builder holding everything this policy holds, for adding command-line rules or overriding the mode. */
   public Builder toBuilder() {
-    Builder b = builder().enabled(enabled).mode(mode).allowLocalBinding(allowLocalBinding).mitm(mitm).scope(scope);
+    Builder b = builder().enabled(enabled).mode(mode).allowLocalBinding(allowLocalBinding).mitm(mitm).scope(scope)
+        .askOnMiss(askOnMiss).askTimeout(askTimeout);
     rules.forEach(b::addRule);
     b.interceptionRules.addAll(interceptionRules);
     return b;
@@ -81,7 +100,25 @@ public final class NetworkPolicy {
     return mitm;
   }
 
-  /** Every rule, allow and deny, in configuration order. */
+  /**
+   * {@code default = "ask"}: whether a host no rule matches is held for a person's approval instead of refused
+   * ({@link Reason#NOT_ALLOWED}).
+   */
+  public boolean askOnMiss() {
+    return askOnMiss;
+  }
+
+  /** {@code ask_timeout}: how long an asked request waits for a person before it is refused. */
+  public Duration askTimeout() {
+    return askTimeout;
+  }
+
+  /** True when some request may be held for approval: an ask rule or {@link #askOnMiss()}. */
+  public boolean asks() {
+    return askOnMiss || allowOrAskIndex != allowIndex;
+  }
+
+  /** Every rule, allow, ask and deny, in configuration order. */
   public List<Rule> rules() {
     return rules;
   }
@@ -103,9 +140,17 @@ public final class NetworkPolicy {
     return rule;
   }
 
-  /** The most specific allow rule for the host and port, or null. */
+  /** The most specific allow rule for the host and port, or null; ask rules are not considered. */
   public Rule matchAllow(HostName host, int port) {
     return allowIndex.match(host, port);
+  }
+
+  /**
+   * The most specific allow or ask rule for the host and port, or null: what {@link PolicyEngine#decide} goes by
+   * once no deny rule matched. For the same pattern and port, the ask rule.
+   */
+  public Rule matchAllowOrAsk(HostName host, int port) {
+    return allowOrAskIndex.match(host, port);
   }
 
   /**
@@ -121,7 +166,7 @@ public final class NetworkPolicy {
     return AddressClassifier.embeddedIpv4(address).map(v4 -> denyIndex.matchIp(v4, port)).orElse(null);
   }
 
-  /** The most specific allow rule naming {@code address} by IP or CIDR, or null. */
+  /** The most specific allow rule naming {@code address} by IP or CIDR, or null; an ask rule never exempts one. */
   public Rule matchAllowAddress(IpAddress address, int port) {
     return allowIndex.matchIp(address, port);
   }
@@ -160,6 +205,8 @@ public final class NetworkPolicy {
     private AccessMode mode = AccessMode.FULL;
     private boolean allowLocalBinding;
     private boolean mitm;
+    private boolean askOnMiss;
+    private Duration askTimeout = DEFAULT_ASK_TIMEOUT;
     private final List<Rule> rules = new ArrayList<>();
     private final List<Rule> interceptionRules = new ArrayList<>();
     private String scope = "the configuration";
@@ -214,6 +261,21 @@ public final class NetworkPolicy {
     /** Adds a {@code mitm_bypass} entry: tunnels to matching hosts stay opaque in full mode (certificate pinning). */
     public Builder addInterceptionBypass(HostPattern pattern, String origin) {
       interceptionRules.add(new Rule(pattern, Rule.Action.DENY, origin));
+      return this;
+    }
+
+    /** Sets {@code default = "ask"} ({@code true}) or {@code "deny"}. */
+    public Builder askOnMiss(boolean askOnMiss) {
+      this.askOnMiss = askOnMiss;
+      return this;
+    }
+
+    /** Sets {@code ask_timeout}; must be positive. */
+    public Builder askTimeout(Duration askTimeout) {
+      if (askTimeout.isNegative() || askTimeout.isZero()) {
+        throw new IllegalArgumentException("askTimeout: " + askTimeout + " (expected: > 0)");
+      }
+      this.askTimeout = askTimeout;
       return this;
     }
 

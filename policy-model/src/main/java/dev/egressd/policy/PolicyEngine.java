@@ -16,7 +16,9 @@ import java.util.Optional;
  *     <ol>
  *       <li>{@code enabled = false} refuses everything ({@link Reason#PROXY_DISABLED});</li>
  *       <li>a matching deny rule refuses ({@link Reason#DENIED}); deny always wins;</li>
- *       <li>no matching allow rule refuses ({@link Reason#NOT_ALLOWED}), without any lookup;</li>
+ *       <li>the most specific allow or ask rule decides: none refuses ({@link Reason#NOT_ALLOWED}), without any
+           lookup, or with {@code default = "ask"} holds the request for a person ({@link Decision.Verdict#ASK});
+           an ask rule holds it too, after the two checks below;</li>
  *       <li>with {@code allow_local_binding = false}, an IP literal that is not public, or {@code localhost}, is
  *           refused ({@link Reason#NOT_ALLOWED_LOCAL}) unless the matching allow rule names it explicitly (exact
  *           host, IP or CIDR; never a wildcard);</li>
@@ -26,7 +28,7 @@ import java.util.Optional;
  *   <li>{@link #vet}, once the caller has the addresses it will dial ({@link #literalAddresses} or a DNS answer):
  *       an address matching a deny IP/CIDR rule refuses; with {@code allow_local_binding = false}, any address that
  *       is not public refuses the whole host unless an allow IP/CIDR rule names that address (never for a host a
- *       {@link PolicyDecider} allowed, which no rule names); an address that is
+ *       {@link PolicyDecider} or a person allowed that no rule names); an address that is
  *       one of the proxy's own listeners refuses ({@link Reason#PROXY_LOOP}).</li>
  * </ol>
  *
@@ -141,17 +143,38 @@ public final class PolicyEngine {
       return Decision.deny(Reason.DENIED, PolicySource.BASELINE_POLICY, deny,
           "Rule \"" + deny.pattern().text() + "\" (" + deny.origin() + ") denies " + host.authorityForm() + ".");
     }
-    Rule allow = policy.matchAllow(host, port);
+    Rule allow = policy.matchAllowOrAsk(host, port);
     if (allow == null) {
-      return Decision.deny(Reason.NOT_ALLOWED, PolicySource.BASELINE_POLICY, null,
+      Decision miss = Decision.deny(Reason.NOT_ALLOWED, PolicySource.BASELINE_POLICY, null,
           "Add \"" + host.value() + "\" to allowed_domains in " + policy.scope() + ".");
+      // default = "ask" holds only a miss a decider could have overruled: never a local literal or a mode refusal.
+      return policy.askOnMiss() && consultsDecider(request, miss)
+          ? new Decision(Decision.Verdict.ASK, Reason.NOT_ALLOWED, PolicySource.BASELINE_POLICY, Optional.empty(),
+              "default = \"ask\" in " + policy.scope() + " holds " + request.destination().authority() + " for approval. Add \""
+                  + host.value() + "\" to allowed_domains to allow it without asking.")
+          : miss;
     }
     if (!policy.allowLocalBinding() && isLocalLiteral(host) && !allow.pattern().isExplicit()) {
       return Decision.deny(Reason.NOT_ALLOWED_LOCAL, PolicySource.BASELINE_POLICY, allow,
           host.authorityForm() + " is not a public address (" + localLabel(host) + "); allow it with an exact rule"
               + " (\"" + host.value() + "\") or set allow_local_binding = true in " + policy.scope() + ".");
     }
+    if (allow.action() == Rule.Action.ASK) {
+      Decision refusal = modeRefusal(request, allow);
+      return refusal != null ? refusal : new Decision(Decision.Verdict.ASK, Reason.NOT_ALLOWED,
+          PolicySource.BASELINE_POLICY, Optional.of(allow), "Rule \"" + allow.pattern().text() + "\" ("
+              + allow.origin() + ") holds " + request.destination().authority() + " for approval. Make it \"allow\" to allow it"
+              + " without asking.");
+    }
     return modeGuard(request, allow);
+  }
+
+  /**
+   * Whether {@code decision} holds the request for a person: the policy's own ask (an ask rule or
+   * {@code default = "ask"}), which goes to a person without asking any {@link PolicyDecider}.
+   */
+  public boolean asksPerson(Decision decision) {
+    return decision.verdict() == Decision.Verdict.ASK && decision.source() == PolicySource.BASELINE_POLICY;
   }
 
   /**
@@ -199,19 +222,20 @@ public final class PolicyEngine {
   }
 
   /**
-   * A person's answer to {@code miss} (which a decider asked about, or a standing approval covers): an allow is still
-   * vetted, as a decider's is.
+   * A person's answer to {@code miss}: an allowlist miss a decider asked about or a standing approval covers, or the
+   * policy's own ask ({@link #asksPerson}). An allow is still vetted, as a decider's is; it keeps the ask rule, if
+   * one matched, so that rule's explicit local literal stays reachable.
    *
    * @param who who answered, e.g. {@code cli}; audited as the reason text
    */
   public Decision approval(AccessRequest request, Decision miss, boolean approved, String who) {
     Objects.requireNonNull(who, "who");
-    if (!consultsDecider(request, miss)) {
-      throw new IllegalArgumentException("miss: " + miss + " (expected: an allowlist miss a decider may overrule)");
+    if (!consultsDecider(request, miss) && !asksPerson(miss)) {
+      throw new IllegalArgumentException("miss: " + miss + " (expected: an allowlist miss or the policy's ask)");
     }
     String answer = DeciderAnswer.sanitize((approved ? "approved by " : "denied by ") + who);
     return approved
-        ? new Decision(Decision.Verdict.ALLOW, Reason.NOT_ALLOWED, PolicySource.APPROVAL, Optional.empty(), "", answer)
+        ? new Decision(Decision.Verdict.ALLOW, Reason.NOT_ALLOWED, PolicySource.APPROVAL, miss.rule(), "", answer)
         : new Decision(Decision.Verdict.DENY, Reason.APPROVAL_DENIED, PolicySource.APPROVAL, Optional.empty(),
             request.destination().authority() + " was " + answer + ".", answer);
   }
@@ -223,7 +247,8 @@ public final class PolicyEngine {
    */
   public Decision approvalTimedOut(AccessRequest request, Duration timeout, String how) {
     return Decision.deny(Reason.APPROVAL_TIMEOUT, PolicySource.APPROVAL, null, "No approval of "
-        + request.destination().authority() + " within " + timeout.toSeconds() + " s. " + how);
+        + request.destination().authority() + " within " + (timeout.toMillis() % 1000 == 0
+            ? timeout.toSeconds() + " s. " : timeout.toMillis() + " ms. ") + how);
   }
 
   /**
@@ -300,11 +325,11 @@ public final class PolicyEngine {
             + ") denies.");
       }
       AddressClass addressClass = classify(address);
-      // A name a decider opened has no rule of its own: IP/CIDR allow rules exempt addresses for the hosts the
-      // operator listed, never for a name the decider let through.
-      boolean decided = allowed.source() == PolicySource.DECIDER;
+      // A name a decider or a person opened without a rule has no rule of its own: IP/CIDR allow rules exempt
+      // addresses for the hosts the operator listed, never for a name let through beyond the list.
+      boolean unlisted = allowed.overridden() && allowRule == null;
       if (policy.allowLocalBinding() || addressClass.isPublic()
-          || !decided && explicitlyAllowed(host, allowRule, address, port)) {
+          || !unlisted && explicitlyAllowed(host, allowRule, address, port)) {
         continue;
       }
       String resolved = host.isIpLiteral() ? host.authorityForm() + " is" : host.value() + " resolved to " + address

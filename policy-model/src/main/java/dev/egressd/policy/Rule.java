@@ -3,10 +3,10 @@ package dev.egressd.policy;
 import java.util.Objects;
 
 /**
- * One allow or deny entry of a policy.
+ * One allow, ask or deny entry of a policy.
  *
  * @param pattern what it matches
- * @param action allow or deny
+ * @param action allow, ask or deny
  * @param origin where it came from, for people: {@code "egressd.toml:12 network.domains"} or {@code "--allow"}
  */
 public record Rule(HostPattern pattern, Action action, String origin) {
@@ -14,7 +14,12 @@ public record Rule(HostPattern pattern, Action action, String origin) {
   public enum Action {
     /** Permit the destination (subject to the local-address and mode checks). */
     ALLOW,
-    /** Refuse the destination; deny always wins over allow. */
+    /**
+     * Hold the request until a person approves it ({@code "pattern" = "ask"}, {@code asked_domains}). Between an
+     * allow and an ask rule the more specific one wins; for the same pattern, ask.
+     */
+    ASK,
+    /** Refuse the destination; deny always wins over allow and ask. */
     DENY
   }
 
@@ -33,6 +38,11 @@ public record Rule(HostPattern pattern, Action action, String origin) {
   /** Shorthand used by the CLI and tests. */
   public static Rule deny(String pattern, String origin) {
     return new Rule(HostPattern.parse(pattern), Action.DENY, origin);
+  }
+
+  /** Shorthand used by tests. */
+  public static Rule ask(String pattern, String origin) {
+    return new Rule(HostPattern.parse(pattern), Action.ASK, origin);
   }
 
   @Override

@@ -7,8 +7,9 @@ final class Policies {
   private Policies() {}
 
   /**
-   * Tokens separated by spaces: {@code +pattern} allows, {@code -pattern} denies, {@code limited} sets limited mode,
-   * {@code local} sets allow_local_binding, {@code off} disables the proxy, {@code mitm} sets mitm.
+   * Tokens separated by spaces: {@code +pattern} allows, {@code -pattern} denies, {@code ?pattern} asks,
+   * {@code limited} sets limited mode, {@code local} sets allow_local_binding, {@code off} disables the proxy,
+   * {@code mitm} sets mitm, {@code askmiss} sets {@code default = "ask"}.
    */
   static NetworkPolicy policy(String spec) {
     NetworkPolicy.Builder builder = NetworkPolicy.builder().scope(SCOPE);
@@ -21,9 +22,12 @@ final class Policies {
         case "local" -> builder.allowLocalBinding(true);
         case "off" -> builder.enabled(false);
         case "mitm" -> builder.mitm(true);
+        case "askmiss" -> builder.askOnMiss(true);
         default -> {
           if (token.startsWith("+")) {
             builder.addRule(Rule.allow(token.substring(1), "allow-origin"));
+          } else if (token.startsWith("?")) {
+            builder.addRule(Rule.ask(token.substring(1), "ask-origin"));
           } else if (token.startsWith("-")) {
             builder.addRule(Rule.deny(token.substring(1), "deny-origin"));
           } else {

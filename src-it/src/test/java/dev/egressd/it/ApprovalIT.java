@@ -58,39 +58,33 @@ class ApprovalIT {
   }
 
   private void start(String... deciderLines) throws Exception {
+    startWith(POLICY, deciderLines);
+  }
+
+  private void startWith(String policy, String... deciderLines) throws Exception {
     decider = DeciderProcess.start(RULES);
-    egressd = Daemon.withConfig(POLICY + decider.configTable(deciderLines)).withArgs("--admin-listen", "127.0.0.1:0");
+    egressd = Daemon.withConfig(policy + decider.configTable(deciderLines)).withArgs("--admin-listen", "127.0.0.1:0");
     egressd.start();
   }
 
   private ProcessResult cli(String... args) {
-    return Egressd.cli(Map.of("EGRESSD_HOME", egressd.egressdHome().toString()), args);
+    return new Approver(egressd).cli(args);
   }
 
   private CompletableFuture<Curl.Result> getInBackground(String host, String path) {
     return CompletableFuture.supplyAsync(() -> Curl.fetch("-x", egressd.url(), origin.url(host, path)));
   }
 
-  @SuppressWarnings("unchecked")
   private List<Map<String, Object>> pending() {
-    ProcessResult listed = cli("pending");
-    assertThat(listed.exitCode()).as("%s", listed).isZero();
-    return (List<Map<String, Object>>) Json.parse(listed.stdout());
+    return new Approver(egressd).pending();
   }
 
   private List<Map<String, Object>> awaitPending(Predicate<List<Map<String, Object>>> until) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    List<Map<String, Object>> now = pending();
-    while (!until.test(now) && System.nanoTime() < deadline) {
-      Thread.sleep(100);
-      now = pending();
-    }
-    assertThat(until).as("pending list %s", now).accepts(now);
-    return now;
+    return new Approver(egressd).awaitPending(until);
   }
 
   private static long id(Map<String, Object> entry) {
-    return ((Number) entry.get("id")).longValue();
+    return Approver.id(entry);
   }
 
   @Test
@@ -192,7 +186,7 @@ class ApprovalIT {
     ProcessResult noAdmin = Egressd.cli(env, "run", "--config", config.toString(), "--listen", "127.0.0.1:0",
         "--socks-listen", "127.0.0.1:0", "--approvals", dir.resolve("new").toString());
     assertThat(noAdmin.exitCode()).isEqualTo(2);
-    assertThat(noAdmin.stderr()).contains("--approvals needs [network.decider] and the admin listener");
+    assertThat(noAdmin.stderr()).contains("--approvals needs the admin listener");
   }
 
   @Test
@@ -236,7 +230,7 @@ class ApprovalIT {
 
   @Test
   void nobodyAnsweringIsA403ThatSaysHowToApprove() throws Exception {
-    start("ask_timeout = 1");
+    startWith(POLICY + "ask_timeout = 1\n");
     Curl.Result result = Curl.fetch("-x", egressd.url(), origin.url("other.test", "/"));
 
     assertThat(result.reply().status()).as("%s", result).isEqualTo(403);

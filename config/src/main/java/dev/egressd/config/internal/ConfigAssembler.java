@@ -76,9 +76,10 @@ public final class ConfigAssembler {
     ListenerSettings listeners = listeners(sockets);
     NetworkPolicy policy = policy();
     MitmSettings mitm = mitmSettings();
+    DeciderSettings decider = decider();
     return new DaemonConfig(source, selection.profile(), listeners, policy,
         diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm, telemetry(),
-        limits, decider());
+        limits, decider);
   }
 
   private TelemetrySettings telemetry() {
@@ -113,12 +114,14 @@ public final class ConfigAssembler {
     Optional<Located<String>> path = merged.setting("decider.path", String.class);
     Optional<Located<Number>> timeout = merged.setting("decider.timeout", Number.class);
     Optional<Located<String>> tokenEnv = merged.setting("decider.token_env", String.class);
-    Optional<Located<Number>> askTimeout = merged.setting("decider.ask_timeout", Number.class);
-    Optional<Located<?>> any = Stream.of(url, socket, path, timeout, tokenEnv, askTimeout).flatMap(Optional::stream)
+    Optional<Located<?>> any = Stream.of(url, socket, path, timeout, tokenEnv).flatMap(Optional::stream)
         .<Located<?>>map(l -> l).findFirst();
     if (any.isEmpty()) {
       return null;
     }
+    merged.setting("default", String.class).filter(d -> d.value().equals("ask")).ifPresent(d -> diagnostics.warn(d,
+        "\"ask\" holds every allowlist miss for a person, so [network.decider] is never consulted; remove one of"
+            + " them"));
     if (url.isPresent() == socket.isPresent()) {
       Located<?> at = url.isPresent() ? url.get() : any.get();
       diagnostics.error(at.position(), "network.decider", "set exactly one of url and unix_socket");
@@ -150,8 +153,7 @@ public final class ConfigAssembler {
       }
     }
     Duration wait = seconds(timeout, DeciderSettings.DEFAULT_TIMEOUT, 600);
-    Duration askWait = seconds(askTimeout, DeciderSettings.DEFAULT_ASK_TIMEOUT, 3600);
-    if (wait == null || askWait == null) {
+    if (wait == null) {
       return null;
     }
     String token = null;
@@ -168,8 +170,7 @@ public final class ConfigAssembler {
         return null;
       }
     }
-    return new DeciderSettings(uri, unixSocket, requestPath, wait, tokenEnv.map(Located::value).orElse(null), token,
-        askWait);
+    return new DeciderSettings(uri, unixSocket, requestPath, wait, tokenEnv.map(Located::value).orElse(null), token);
   }
 
   /** Seconds from 0.001 to {@code max}; null after reporting a value out of range. */
@@ -301,7 +302,12 @@ public final class ConfigAssembler {
         .mode(mode)
         .allowLocalBinding(merged.flag("allow_local_binding", false))
         .mitm(mitm)
+        .askOnMiss(merged.setting("default", String.class).map(d -> d.value().equals("ask")).orElse(false))
         .scope(selection.scopeLabel() + " in " + diagnostics.file());
+    Duration askTimeout = seconds(merged.setting("ask_timeout", Number.class), NetworkPolicy.DEFAULT_ASK_TIMEOUT, 3600);
+    if (askTimeout != null) {
+      builder.askTimeout(askTimeout);
+    }
     addRules(builder);
     interceptionList("mitm_domains").forEach(e -> builder.addInterceptedHost(e.payload(), e.origin()));
     interceptionList("mitm_bypass").forEach(e -> builder.addInterceptionBypass(e.payload(), e.origin()));
@@ -318,7 +324,8 @@ public final class ConfigAssembler {
   }
 
   private void warnIfNothingAllowed() {
-    if (!merged.hosts().entries(RuleTable.Action.ALLOW).isEmpty()) {
+    if (!merged.hosts().entries(RuleTable.Action.ALLOW).isEmpty() || !merged.hosts().entries(RuleTable.Action.ASK)
+        .isEmpty() || merged.setting("default", String.class).filter(d -> d.value().equals("ask")).isPresent()) {
       return;
     }
     if (selection.layers().isEmpty()) {
@@ -332,7 +339,11 @@ public final class ConfigAssembler {
 
   private void addRules(NetworkPolicy.Builder builder) {
     for (RuleTable.Entry<HostPattern> entry : merged.hosts().effective()) {
-      Rule.Action ruleAction = entry.action() == RuleTable.Action.DENY ? Rule.Action.DENY : Rule.Action.ALLOW;
+      Rule.Action ruleAction = switch (entry.action()) {
+        case DENY -> Rule.Action.DENY;
+        case ASK -> Rule.Action.ASK;
+        case ALLOW, NONE -> Rule.Action.ALLOW; // effective() holds no NONE
+      };
       try {
         builder.addRule(new Rule(entry.payload(), ruleAction, entry.origin()));
       } catch (IllegalArgumentException e) {

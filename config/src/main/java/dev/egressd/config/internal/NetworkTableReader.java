@@ -28,7 +28,7 @@ public final class NetworkTableReader {
       "ca_cert_path", "ca_key_path");
   /** {@code [network.decider]} (an egressd extension): each key is merged as {@code decider.KEY}. */
   private static final Map<String, Class<?>> DECIDER_KEYS = Map.of("url", String.class, "unix_socket", String.class,
-      "path", String.class, "timeout", Number.class, "token_env", String.class, "ask_timeout", Number.class);
+      "path", String.class, "timeout", Number.class, "token_env", String.class);
 
   private final TableNode node;
   private final MergedNetwork merged;
@@ -72,6 +72,9 @@ public final class NetworkTableReader {
     handlers.put("decider", NetworkTableReader::readDecider);
     handlers.put("allowed_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.ALLOW));
     handlers.put("denied_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.DENY));
+    handlers.put("asked_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.ASK));
+    handlers.put("default", NetworkTableReader::readDefault);
+    handlers.put("ask_timeout", NetworkTableReader::readSeconds);
     handlers.put("domains", (r, k, v) -> r.rules.readHostTable(k, v));
     handlers.put("allow_unix_sockets", (r, k, v) -> r.rules.readSocketArray(k, v));
     handlers.put("unix_sockets", (r, k, v) -> r.rules.readSocketTable(k, v));
@@ -94,6 +97,27 @@ public final class NetworkTableReader {
   private void readString(String key, Object value) {
     if (expect(node, key, value, String.class, "a string")) {
       merged.set(key, node.locate(key, value));
+    }
+  }
+
+  private void readSeconds(String key, Object value) {
+    if (value instanceof Number) {
+      merged.set(key, node.locate(key, value));
+    } else {
+      typeError(node, key, "seconds (e.g. 120 or 0.5)", value);
+    }
+  }
+
+  /** {@code default}: what a host no rule matches gets, {@code "deny"} (the reference's only behaviour) or ask. */
+  private void readDefault(String key, Object value) {
+    if (!expect(node, key, value, String.class, "a string")) {
+      return;
+    }
+    if (value.equals("deny") || value.equals("ask")) {
+      merged.set(key, node.locate(key, value));
+    } else {
+      diagnostics.error(node.position(key), node.keyPath(key), "\"" + value + "\" is not one of \"deny\", \"ask\"; "
+          + "to allow every host, add \"*\" to allowed_domains");
     }
   }
 
@@ -167,7 +191,10 @@ public final class NetworkTableReader {
     for (String name : decider.table().keySet()) {
       Class<?> type = DECIDER_KEYS.get(name);
       Object setting = decider.get(name);
-      if (type == null) {
+      if (name.equals("ask_timeout")) {
+        diagnostics.error(decider.position(name), decider.keyPath(name), "moved to the network table: set"
+            + " ask_timeout next to allowed_domains (it bounds every ask, the decider's and the rules')");
+      } else if (type == null) {
         unknownKey(decider, name, DECIDER_KEYS.keySet());
       } else if (type.isInstance(setting)) {
         merged.set("decider." + name, decider.locate(name, setting));

@@ -11,7 +11,8 @@ import org.tomlj.TomlTable;
 /**
  * Reads the host and unix-socket entries of one network table, in both Codex forms: the G2 arrays
  * ({@code allowed_domains}, {@code denied_domains}, {@code allow_unix_sockets}) and the G3 tables ({@code domains},
- * {@code unix_sockets}) mapping a pattern or path to {@code "allow"}, {@code "deny"} or {@code "none"}.
+ * {@code unix_sockets}) mapping a pattern or path to {@code "allow"}, {@code "deny"} or {@code "none"}; plus
+ * egressd's ask entries for hosts ({@code asked_domains}, {@code "pattern" = "ask"}).
  */
 final class RuleReader {
   private final TableNode node;
@@ -31,7 +32,7 @@ final class RuleReader {
   }
 
   void readHostTable(String key, Object value) {
-    forEachEntry(key, value, (table, pattern, action) ->
+    forEachEntry(key, value, true, (table, pattern, action) ->
         addHost(pattern, action, table.position(pattern), table.keyPath(pattern), table.keyPath()));
   }
 
@@ -63,7 +64,8 @@ final class RuleReader {
   }
 
   void readSocketTable(String key, Object value) {
-    forEachEntry(key, value, (table, path, action) ->
+    // A socket connection has no approval path, so "ask" is not offered there.
+    forEachEntry(key, value, false, (table, path, action) ->
         addSocket(path, action, table.position(path), table.keyPath(path)));
   }
 
@@ -123,7 +125,7 @@ final class RuleReader {
     }
   }
 
-  private void forEachEntry(String key, Object value, TableEntry consumer) {
+  private void forEachEntry(String key, Object value, boolean asks, TableEntry consumer) {
     if (!(value instanceof TomlTable)) {
       typeError(node.position(key), node.keyPath(key), "a table", value);
       return;
@@ -132,14 +134,15 @@ final class RuleReader {
     for (String entryKey : table.table().keySet()) {
       Object entryValue = table.get(entryKey);
       Optional<RuleTable.Action> action = entryValue instanceof String name
-          ? RuleTable.Action.fromConfigName(name) : Optional.empty();
+          ? RuleTable.Action.fromConfigName(name).filter(a -> asks || a != RuleTable.Action.ASK) : Optional.empty();
       if (action.isPresent()) {
         consumer.accept(table, entryKey, action.get());
       } else if (entryValue instanceof String name) {
-        diagnostics.error(table.position(entryKey), table.keyPath(entryKey),
-            "\"" + name + "\" is not one of \"allow\", \"deny\", \"none\"");
+        diagnostics.error(table.position(entryKey), table.keyPath(entryKey), "\"" + name + "\" is not one of "
+            + (asks ? "\"allow\", \"ask\", \"deny\", \"none\"" : "\"allow\", \"deny\", \"none\""));
       } else {
-        typeError(table.position(entryKey), table.keyPath(entryKey), "\"allow\", \"deny\" or \"none\"", entryValue);
+        typeError(table.position(entryKey), table.keyPath(entryKey),
+            asks ? "\"allow\", \"ask\", \"deny\" or \"none\"" : "\"allow\", \"deny\" or \"none\"", entryValue);
       }
     }
   }

@@ -9,7 +9,7 @@ import org.tomlj.TomlPosition;
 /**
  * Entries keyed by a normalised name (a canonical host pattern or a socket path), merged the way Codex merges its
  * tables: an entry from a higher layer replaces the one from a lower layer ({@code "none"} removes it), while within
- * one layer the strongest entry wins (none &lt; allow &lt; deny), so {@code allowed_domains} and a {@code domains}
+ * one layer the strongest entry wins (none &lt; allow &lt; ask &lt; deny), so {@code allowed_domains} and a {@code domains}
  * table in the same table can never let an allow undo a deny.
  *
  * @param <P> what is stored with each entry
@@ -21,13 +21,16 @@ public final class RuleTable<P> {
     NONE,
     /** {@code "allow"}. */
     ALLOW,
+    /** {@code "ask"}: hold the request until a person approves it (hosts only). */
+    ASK,
     /** {@code "deny"}. */
     DENY;
 
-    /** Parses {@code "allow"}, {@code "deny"} or {@code "none"}; empty for anything else. */
+    /** Parses {@code "allow"}, {@code "ask"}, {@code "deny"} or {@code "none"}; empty for anything else. */
     public static Optional<Action> fromConfigName(String name) {
       return switch (name) {
         case "allow" -> Optional.of(ALLOW);
+        case "ask" -> Optional.of(ASK);
         case "deny" -> Optional.of(DENY);
         case "none" -> Optional.of(NONE);
         default -> Optional.empty();
@@ -64,7 +67,7 @@ public final class RuleTable<P> {
     return weakened ? Optional.of(old) : Optional.empty();
   }
 
-  /** The entries that allow or deny (not {@code "none"}), in the order their keys first appeared. */
+  /** The entries that allow, ask or deny (not {@code "none"}), in the order their keys first appeared. */
   public List<Entry<P>> effective() {
     return entries.values().stream().filter(e -> e.action() != Action.NONE).toList();
   }

@@ -1,6 +1,7 @@
 package dev.egressd.proxy.decider;
 
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Protocol;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -97,11 +98,22 @@ public final class Approvals {
     }
   }
 
+  private static final int MAX_APPROVED_TUNNELS = 4096;
+
   private final Clock clock;
   private final AtomicLong ids = new AtomicLong();
   private final Map<Long, Waiter> waiting = new ConcurrentHashMap<>();
   private final List<Standing> standing = new CopyOnWriteArrayList<>();
   private volatile Consumer<List<Standing>> onChange = list -> {};
+  // Tunnels a person approved once, by connection id: the requests inside an intercepted tunnel are decided again,
+  // and must not ask again for the connection that was just approved. Ids only grow, so the oldest go first.
+  private final Map<Long, Answer> approvedTunnels = java.util.Collections.synchronizedMap(
+      new java.util.LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Answer> eldest) {
+          return size() > MAX_APPROVED_TUNNELS;
+        }
+      });
 
   /** Timed by {@code clock} (standing answers with {@code --for} expire by it). */
   public Approvals(Clock clock) {
@@ -125,8 +137,17 @@ public final class Approvals {
     this.onChange = Objects.requireNonNull(listener, "listener");
   }
 
-  /** The standing answer that covers {@code request}, if a person gave one with a host or host:port scope. */
+  /**
+   * The standing answer that covers {@code request}, if a person gave one with a host or host:port scope; for a
+   * request inside an intercepted tunnel, also the approval of that tunnel (its connection), whatever the scope.
+   */
   public Optional<Answer> standingAnswer(AccessRequest request) {
+    if (request.protocol() == Protocol.HTTPS) {
+      Answer tunnel = approvedTunnels.get(request.connectionId());
+      if (tunnel != null) {
+        return Optional.of(tunnel);
+      }
+    }
     Instant now = clock.instant();
     standing.removeIf(s -> s.until() != null && !now.isBefore(s.until()));
     // The latest answer wins, so "approve --scope host" after an earlier "deny --scope host" opens the host again.
@@ -190,6 +211,10 @@ public final class Approvals {
           other.answer().complete(answer);
         }
       }
+    }
+    if (answer.approved() && (request.protocol() == Protocol.HTTPS_CONNECT
+        || request.protocol() == Protocol.SOCKS5_TCP)) {
+      approvedTunnels.put(request.connectionId(), answer);
     }
     waiter.answer().complete(answer);
     return true;

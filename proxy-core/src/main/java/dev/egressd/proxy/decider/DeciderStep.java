@@ -30,28 +30,29 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The decision step with a {@link PolicyDecider}: the engine decides, and an allowlist miss the engine says a
- * decider may overrule ({@link PolicyEngine#consultsDecider}) is sent to the decider without blocking the event
- * loop. Fails closed: a decider that throws, fails, answers null or takes longer than the timeout refuses the
- * request ({@code decider_failed}, {@code decider_timeout}).
+ * The decision step with a {@link PolicyDecider} or people who approve: the engine decides; an allowlist miss the
+ * engine says a decider may overrule ({@link PolicyEngine#consultsDecider}) is sent to the decider without blocking
+ * the event loop; and the policy's own ask ({@link PolicyEngine#asksPerson}) or a decider's waits for a person,
+ * up to the policy's {@code ask_timeout}. Fails closed: a decider that throws, fails, answers null or takes longer
+ * than the timeout refuses the request ({@code decider_failed}, {@code decider_timeout}), and so does an ask nobody
+ * can answer.
  */
 public final class DeciderStep implements DecisionStep {
   private static final Logger log = LoggerFactory.getLogger(DeciderStep.class);
   private static final long WARNING_INTERVAL = TimeUnit.SECONDS.toNanos(10);
 
   /**
-   * How an {@code ask} waits for a person.
+   * How an {@code ask} waits for a person: up to the policy's {@code ask_timeout}, then it is refused
+   * ({@code approval_timeout}).
    *
    * @param approvals where waiting requests are listed and answered
-   * @param timeout how long a request waits ({@code ask_timeout}); then it is refused ({@code approval_timeout})
    * @param audit receives the {@code decision = "ask"} event when a request starts waiting
    * @param clock stamps that event
    */
-  public record Asking(Approvals approvals, Duration timeout, AuditSink audit, Clock clock) {
+  public record Asking(Approvals approvals, AuditSink audit, Clock clock) {
     /** Null checks. */
     public Asking {
       Objects.requireNonNull(approvals, "approvals");
-      Objects.requireNonNull(timeout, "timeout");
       Objects.requireNonNull(audit, "audit");
       Objects.requireNonNull(clock, "clock");
     }
@@ -74,11 +75,12 @@ public final class DeciderStep implements DecisionStep {
   /**
    * A step whose {@code ask} answers wait for a person.
    *
+   * @param decider asked about allowlist misses, or null for none (the policy's asks still wait for a person)
    * @param asking how they wait; null refuses an ask at once, with {@code decision = "ask"} (as the reference does)
    */
   public DeciderStep(PolicyDecider decider, Duration timeout, ProxyMetrics metrics, Asking asking) {
     this.asking = asking;
-    this.decider = Objects.requireNonNull(decider, "decider");
+    this.decider = decider;
     this.timeout = Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout: " + timeout + " (expected: > 0)");
@@ -89,7 +91,8 @@ public final class DeciderStep implements DecisionStep {
   @Override
   public Future<Decision> decide(PolicyEngine engine, AccessRequest request, EventExecutor executor) {
     Decision decision = engine.decide(request);
-    if (!engine.consultsDecider(request, decision)) {
+    boolean asked = engine.asksPerson(decision);
+    if (!asked && (decider == null || !engine.consultsDecider(request, decision))) {
       return executor.newSucceededFuture(decision);
     }
     if (asking != null) {
@@ -98,6 +101,14 @@ public final class DeciderStep implements DecisionStep {
         return executor.newSucceededFuture(engine.approval(request, decision, standing.get().approved(),
             standing.get().who()));
       }
+    }
+    if (asked) {
+      if (asking == null) {
+        return executor.newSucceededFuture(decision); // refused at once, decision = "ask"
+      }
+      Promise<Decision> result = executor.newPromise();
+      waitForPerson(engine, request, decision, decision, executor, result);
+      return result;
     }
     long start = System.nanoTime();
     Promise<Decision> result = executor.newPromise();
@@ -147,19 +158,23 @@ public final class DeciderStep implements DecisionStep {
       EventExecutor executor, Promise<Decision> result) {
     asking.audit().record(new AuditEvent.PolicyDecision(asking.clock().instant(), request, asked));
     CompletableFuture<Approvals.Answer> answer = new CompletableFuture<>();
-    Approvals.Pending pending = asking.approvals().await(request, asked.reasonText(), answer);
+    String why = !asked.reasonText().isEmpty() || !engine.asksPerson(asked) ? asked.reasonText()
+        : asked.rule().map(rule -> "rule " + rule.pattern().text()).orElse("default = ask");
+    Approvals.Pending pending = asking.approvals().await(request, why, answer);
     metrics.approvalPending();
     AtomicBoolean ended = new AtomicBoolean();
+    Duration askTimeout = engine.policy().askTimeout();
+    String outright = asked.rule().map(rule -> "or make rule \"" + rule.pattern().text() + "\" (" + rule.origin()
+        + ") \"allow\".").orElse("or add \"" + request.destination().host().value() + "\" to allowed_domains.");
     ScheduledFuture<?> timer = executor.schedule(() -> {
       asking.approvals().forget(pending.id());
       if (!ended.compareAndSet(false, true)) {
         return;
       }
       metrics.approvalAnswered("timeout", "none");
-      result.trySuccess(engine.approvalTimedOut(request, asking.timeout(), "Approve it while it waits with"
-          + " \"egressd approve " + pending.id() + "\" (\"egressd pending\" lists waiting requests), or add \""
-          + request.destination().host().value() + "\" to allowed_domains."));
-    }, asking.timeout().toNanos(), TimeUnit.NANOSECONDS);
+      result.trySuccess(engine.approvalTimedOut(request, askTimeout, "Approve it while it waits with"
+          + " \"egressd approve " + pending.id() + "\" (\"egressd pending\" lists waiting requests), " + outright));
+    }, askTimeout.toNanos(), TimeUnit.NANOSECONDS);
     answer.whenComplete((given, error) -> {
       timer.cancel(false);
       if (given != null && ended.compareAndSet(false, true)) {

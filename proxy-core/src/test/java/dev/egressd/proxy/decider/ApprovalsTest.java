@@ -54,6 +54,28 @@ class ApprovalsTest {
     assertThat(approvals.answer(a.id(), new Approvals.Answer(true, "cli"), Approvals.Scope.ONCE, null)).isFalse();
   }
 
+  private static AccessRequest on(long connection, Protocol protocol, String authority) {
+    return new AccessRequest(Destination.parseAuthority(authority), protocol, protocol == Protocol.HTTPS ? "POST"
+        : null, false, "127.0.0.1:1", connection);
+  }
+
+  @Test
+  void aTunnelApprovedOnceCoversTheRequestsInsideItAndNothingElse() {
+    Approvals.Pending tunnel = approvals.await(on(7, Protocol.HTTPS_CONNECT, "a.example:443"), "",
+        new CompletableFuture<>());
+    approvals.answer(tunnel.id(), new Approvals.Answer(true, "cli"), Approvals.Scope.ONCE, null);
+    assertThat(approvals.standingAnswer(on(7, Protocol.HTTPS, "a.example:443")))
+        .contains(new Approvals.Answer(true, "cli"));
+    assertThat(approvals.standingAnswer(on(8, Protocol.HTTPS, "a.example:443"))).isEmpty();
+    assertThat(approvals.standingAnswer(on(7, Protocol.HTTPS_CONNECT, "a.example:443"))).isEmpty();
+    assertThat(approvals.standingAnswer(on(7, Protocol.HTTP, "a.example:443"))).isEmpty();
+
+    Approvals.Pending denied = approvals.await(on(9, Protocol.SOCKS5_TCP, "b.example:443"), "",
+        new CompletableFuture<>());
+    approvals.answer(denied.id(), new Approvals.Answer(false, "cli"), Approvals.Scope.ONCE, null);
+    assertThat(approvals.standingAnswer(on(9, Protocol.HTTPS, "b.example:443"))).isEmpty();
+  }
+
   @Test
   void hostScopeAnswersEveryPortNowAndLaterAndHostPortOnlyItsPort() {
     CompletableFuture<Approvals.Answer> first = new CompletableFuture<>();

@@ -169,7 +169,7 @@ class DeciderStepTest {
   @Test
   void anAskWaitsForAPersonAndTheAskIsAuditedBeforeTheAnswer() throws Exception {
     Approvals approvals = new Approvals(Clock.systemUTC());
-    asking = new DeciderStep.Asking(approvals, Duration.ofSeconds(30), audit, Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
     var waiting = vetLater(TestPolicies.standard(), answering(DeciderAnswer.ask("review")), connect("open.test:443"));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (approvals.pending().isEmpty() && System.nanoTime() < deadline) {
@@ -197,7 +197,7 @@ class DeciderStepTest {
   @Test
   void anApprovedNameIsStillVetted() throws Exception {
     Approvals approvals = new Approvals(Clock.systemUTC());
-    asking = new DeciderStep.Asking(approvals, Duration.ofSeconds(30), audit, Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
     var waiting = vetLater(TestPolicies.engine(AccessMode.FULL, "allowed.test"), answering(DeciderAnswer.ask("")),
         connect("rebind.test:443"));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -212,13 +212,111 @@ class DeciderStepTest {
   @Test
   void nobodyAnsweringTimesOutAndIsNoLongerPending() throws Exception {
     Approvals approvals = new Approvals(Clock.systemUTC());
-    asking = new DeciderStep.Asking(approvals, Duration.ofMillis(200), audit, Clock.systemUTC());
-    Vetting vetting = vet(TestPolicies.standard(), answering(DeciderAnswer.ask("")), connect("open.test:443"));
+    asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
+    PolicyEngine engine = new PolicyEngine(TestPolicies.standard().policy().toBuilder()
+        .askTimeout(Duration.ofMillis(200)).build(), false);
+    Vetting vetting = vet(engine, answering(DeciderAnswer.ask("")), connect("open.test:443"));
     assertThat(vetting).isInstanceOfSatisfying(Vetting.Refused.class, refused -> {
       assertThat(refused.decision().reasonLabel()).isEqualTo("approval_timeout");
-      assertThat(refused.decision().message()).contains("egressd approve 1");
+      assertThat(refused.decision().message()).contains("egressd approve 1")
+          .endsWith("or add \"open.test\" to allowed_domains.");
     });
     assertThat(approvals.pending()).isEmpty();
+  }
+
+  private static PolicyEngine asking(String askPattern, boolean askOnMiss, Duration timeout) {
+    return new PolicyEngine(TestPolicies.standard().policy().toBuilder()
+        .addRule(dev.egressd.policy.Rule.ask(askPattern, "ask-origin")).askOnMiss(askOnMiss).askTimeout(timeout)
+        .build(), false);
+  }
+
+  private Vetting vetWithoutDecider(PolicyEngine engine, AccessRequest request) throws Exception {
+    return vetLaterWithoutDecider(engine, request).get(5, TimeUnit.SECONDS);
+  }
+
+  private io.netty.util.concurrent.Future<Vetting> vetLaterWithoutDecider(PolicyEngine engine, AccessRequest request) {
+    vets++;
+    UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
+        Duration.ofSeconds(1), Duration.ofSeconds(1), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
+    TunnelEstablisher establisher = new TunnelEstablisher(connector, new DeciderStep(null, TIMEOUT, metrics, asking),
+        connector, null, Duration.ofSeconds(30));
+    return establisher.vet(request, loop);
+  }
+
+  /** A refusal after an ask: the ask event, then the refusal, are the last two audit events. */
+  private Decision askedAndRefused(Vetting vetting) {
+    assertThat(vetting).isInstanceOf(Vetting.Refused.class);
+    Decision refused = ((Vetting.Refused) vetting).decision();
+    List<AuditEvent.PolicyDecision> events = audit.decisions();
+    assertThat(events.get(events.size() - 2).decision().verdict()).isEqualTo(Decision.Verdict.ASK);
+    assertThat(events.get(events.size() - 1).decision()).isEqualTo(refused);
+    return refused;
+  }
+
+  private static void awaitPending(Approvals approvals) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (approvals.pending().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+  }
+
+  @Test
+  void anAskRuleWaitsForAPersonWithoutADecider() throws Exception {
+    Approvals approvals = new Approvals(Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
+    PolicyEngine engine = asking("open.test", false, Duration.ofSeconds(30));
+    var waiting = vetLaterWithoutDecider(engine, connect("open.test:443"));
+    awaitPending(approvals);
+    assertThat(approvals.pending()).singleElement().satisfies(p -> assertThat(p.reason()).isEqualTo("rule open.test"));
+    assertThat(audit.decisions()).singleElement().satisfies(d -> {
+      assertThat(d.decision().verdict()).isEqualTo(Decision.Verdict.ASK);
+      assertThat(d.decision().source()).isEqualTo(PolicySource.BASELINE_POLICY);
+    });
+    approvals.answer(approvals.pending().get(0).id(), new Approvals.Answer(true, "watch"), Approvals.Scope.ONCE, null);
+    assertThat(waiting.get(5, TimeUnit.SECONDS)).isInstanceOfSatisfying(Vetting.Approved.class, approved -> {
+      assertThat(approved.decision().source()).isEqualTo(PolicySource.APPROVAL);
+      assertThat(approved.decision().rule()).map(r -> r.pattern().text()).contains("open.test");
+      assertThat(approved.addresses()).hasToString("[93.184.215.20]");
+    });
+    assertThat(resolver.lookups()).containsExactly("open.test");
+  }
+
+  @Test
+  void aDefaultAskTimesOutSayingHowToAllowAndAnAskRuleNamesItsRule() throws Exception {
+    asking = new DeciderStep.Asking(new Approvals(Clock.systemUTC()), audit, Clock.systemUTC());
+    PolicyEngine engine = asking("open.test", true, Duration.ofMillis(100));
+    assertThat(askedAndRefused(vetWithoutDecider(engine, connect("other.test:443")))).satisfies(refused -> {
+      assertThat(refused.reason().code()).isEqualTo("approval_timeout");
+      assertThat(refused.message()).contains("No approval of other.test:443 within 100 ms.")
+          .endsWith("or add \"other.test\" to allowed_domains.");
+    });
+    assertThat(askedAndRefused(vetWithoutDecider(engine, connect("open.test:443"))).message())
+        .endsWith("or make rule \"open.test\" (ask-origin) \"allow\".");
+    assertThat(resolver.lookups()).isEmpty();
+  }
+
+  @Test
+  void withoutApprovalsThePolicysAskIsRefusedAtOnceWithDecisionAsk() throws Exception {
+    Decision refused = refusal(vetWithoutDecider(asking("open.test", false, Duration.ofSeconds(30)),
+        connect("open.test:443")));
+    assertThat(refused.verdict()).isEqualTo(Decision.Verdict.ASK);
+    assertThat(refused.message()).contains("holds open.test:443 for approval");
+  }
+
+  @Test
+  void aStandingAnswerDecidesThePolicysAskAndNoDeciderIsCalledForIt() throws Exception {
+    Approvals approvals = new Approvals(Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
+    PolicyEngine engine = asking("open.test", false, Duration.ofSeconds(30));
+    var first = vetLater(engine, answering(DeciderAnswer.allow("")), connect("open.test:443"));
+    awaitPending(approvals);
+    approvals.answer(approvals.pending().get(0).id(), new Approvals.Answer(false, "cli"), Approvals.Scope.HOST, null);
+    assertThat(askedAndRefused(first.get(5, TimeUnit.SECONDS)).reason().code()).isEqualTo("approval_denied");
+    Vetting standing = vet(engine, answering(DeciderAnswer.allow("")), connect("open.test:8443"));
+    assertThat(standing).isInstanceOfSatisfying(Vetting.Refused.class,
+        refused -> assertThat(refused.decision().reason().code()).isEqualTo("approval_denied"));
+    assertThat(audit.decisions()).hasSize(3); // ask, denied, and the standing answer's refusal without an ask
+    assertThat(asked).isEmpty();
   }
 
   @Test
