@@ -1,5 +1,6 @@
 package dev.egressd.daemon;
 
+import dev.egressd.embed.CaLocation;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;

@@ -4,8 +4,8 @@ import dev.egressd.config.DaemonConfig;
 import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
 import dev.egressd.policy.NetworkPolicy;
-import dev.egressd.proxy.ProxyServer;
-import dev.egressd.proxy.admin.AdminListener;
+import dev.egressd.embed.EgressdProxy;
+import dev.egressd.embed.Interception;
 import dev.egressd.proxy.mitm.TlsImplementation;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -19,17 +19,14 @@ import java.util.List;
 final class Announcement {
   private Announcement() {}
 
-  /**
-   * Prints the announcement.
-   *
-   * @param socks the SOCKS5 listener's address, or null when it is off
-   * @param interception the interception stage, or null when it is off
-   */
-  static void print(PrintStream out, ProxyServer server, DaemonConfig config, Interception interception,
-      InetSocketAddress socks) {
+  /** Prints the announcement of {@code proxy}, which has started. */
+  static void print(PrintStream out, EgressdProxy proxy) {
+    DaemonConfig config = proxy.config();
+    Interception interception = proxy.interception();
+    InetSocketAddress socks = proxy.socksAddress();
     NetworkPolicy policy = config.policy();
-    out.println("egressd: HTTP proxy listening on " + hostPort(server.httpAddress()) + " ("
-        + server.transportName() + ")");
+    out.println("egressd: HTTP proxy listening on " + hostPort(proxy.httpAddress()) + " ("
+        + proxy.transportName() + ")");
     if (socks != null) {
       out.println("egressd: SOCKS5 proxy listening on " + hostPort(socks) + " (UDP "
           + (config.listeners().socksUdpEnabled() ? "on" : "off") + ")");
@@ -40,7 +37,7 @@ final class Announcement {
     String reference = credentials == null ? null
         : credentials.username() + ":${" + credentials.passwordVariable() + "}";
     if (config.telemetry().adminListen() != null) {
-      out.println("egressd: admin listening on http://" + hostPort(server.address(AdminListener.NAME))
+      out.println("egressd: admin listening on http://" + hostPort(proxy.adminAddress())
           + " (/metrics, /healthz, /readyz)");
     }
     out.println("egressd: audit " + auditDestinations(config));
@@ -52,7 +49,7 @@ final class Announcement {
       out.println("egressd: intercepted TLS by " + (tls == TlsImplementation.OPENSSL ? "BoringSSL"
           : "the JDK (BoringSSL not in use: " + tls.note() + ")"));
     }
-    out.println(ClientEnvironment.exports(server.httpAddress(), socks, reference));
+    out.println(ClientEnvironment.exports(proxy.httpAddress(), socks, reference));
     if (interception != null) {
       out.println(ClientEnvironment.trustExports(interception.trust()));
     }

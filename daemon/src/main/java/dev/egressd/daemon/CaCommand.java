@@ -2,6 +2,7 @@ package dev.egressd.daemon;
 
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
+import dev.egressd.embed.CaLocation;
 import dev.egressd.proxy.mitm.CaException;
 import dev.egressd.proxy.mitm.CertificateAuthority;
 import java.time.Clock;

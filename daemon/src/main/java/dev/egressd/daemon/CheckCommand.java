@@ -5,6 +5,7 @@ import dev.egressd.audit.JsonText;
 import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
+import dev.egressd.embed.Deciders;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.Destination;

@@ -8,6 +8,7 @@ import dev.egressd.daemon.ClientEnvironment.Reference;
 import dev.egressd.daemon.ClientEnvironment.Segment;
 import dev.egressd.daemon.ClientEnvironment.Text;
 import dev.egressd.daemon.ClientEnvironment.Variable;
+import dev.egressd.embed.Interception;
 import dev.egressd.proxy.mitm.CaException;
 import java.util.List;
 import java.util.concurrent.Callable;

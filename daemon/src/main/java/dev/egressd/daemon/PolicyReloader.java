@@ -2,6 +2,7 @@ package dev.egressd.daemon;
 
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
+import dev.egressd.embed.LivePolicy;
 import dev.egressd.policy.HostAddresses;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.PolicyEngine;
@@ -18,7 +19,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,9 +41,7 @@ final class PolicyReloader implements AutoCloseable {
   }
 
   private final Loader loader;
-  private final boolean interceptionRunning;
-  private final HostAddresses hostAddresses;
-  private final AtomicReference<PolicyEngine> engine;
+  private final LivePolicy live;
   /** The configuration the daemon started with: restart-only settings are compared with it. */
   private final DaemonConfig running;
   /** The file content last acted on; touched only by the watch thread. */
@@ -51,18 +49,22 @@ final class PolicyReloader implements AutoCloseable {
   private WatchService watcher;
   private Thread watchThread;
 
-  PolicyReloader(Loader loader, DaemonConfig initial, boolean interceptionRunning, HostAddresses hostAddresses) {
+  /** Reloads into a running proxy's {@code live} policy; {@code initial} is the configuration it started with. */
+  PolicyReloader(Loader loader, DaemonConfig initial, LivePolicy live) {
     this.loader = Objects.requireNonNull(loader, "loader");
     this.running = Objects.requireNonNull(initial, "initial");
-    this.interceptionRunning = interceptionRunning;
-    this.hostAddresses = Objects.requireNonNull(hostAddresses, "hostAddresses");
-    this.engine = new AtomicReference<>(engineFor(initial.policy()));
+    this.live = Objects.requireNonNull(live, "live");
     this.lastSeen = read(initial.source());
+  }
+
+  /** Reloads into a policy of its own, starting with {@code initial}'s. */
+  PolicyReloader(Loader loader, DaemonConfig initial, boolean interceptionRunning, HostAddresses hostAddresses) {
+    this(loader, initial, new LivePolicy(initial.policy(), interceptionRunning, hostAddresses));
   }
 
   /** What the proxy reads once per decision. */
   Supplier<PolicyEngine> engine() {
-    return engine::get;
+    return live::engine;
   }
 
   /**
@@ -104,18 +106,10 @@ final class PolicyReloader implements AutoCloseable {
     }
     next.warnings().forEach(w -> log.warn("{}", w));
     NetworkPolicy policy = next.policy();
-    engine.set(engineFor(policy));
+    live.set(policy);
     log.info("reload ({}): policy from {}: {} rules, mode {}, enabled {}", trigger, policy.scope(),
         policy.rules().size(), policy.mode().configName(), policy.enabled());
     return true;
-  }
-
-  /**
-   * A file that turns {@code mitm} off must not leave the installed interception stage vouching for limited-mode
-   * tunnels it will no longer inspect: the engine then refuses them, as a restart with that file would.
-   */
-  private PolicyEngine engineFor(NetworkPolicy policy) {
-    return new PolicyEngine(policy, interceptionRunning && policy.mitm(), hostAddresses);
   }
 
   /**

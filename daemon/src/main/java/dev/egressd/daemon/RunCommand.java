@@ -1,26 +1,14 @@
 package dev.egressd.daemon;
 
-import dev.egressd.audit.AuditSink;
-import dev.egressd.audit.otel.AuditMetadata;
-import dev.egressd.audit.otel.Telemetry;
 import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
-import dev.egressd.config.LimitSettings;
-import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
-import dev.egressd.policy.NetworkPolicy;
-import dev.egressd.proxy.InterfaceAddresses;
+import dev.egressd.embed.EgressdProxy;
+import dev.egressd.embed.Interception;
+import dev.egressd.embed.StartException;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.decider.Approvals;
-import dev.egressd.proxy.decider.DeciderStep;
-import dev.egressd.proxy.ProxyServer;
-import dev.egressd.proxy.admin.AdminEndpoints;
-import dev.egressd.proxy.admin.AdminListener;
-import dev.egressd.proxy.dns.SystemResolver;
-import dev.egressd.proxy.mitm.CaException;
-import dev.egressd.proxy.socks5.Socks5Options;
-import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -32,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -46,7 +33,6 @@ import picocli.CommandLine.Parameters;
         "With -- CMD ARGS..., run CMD with HTTP_PROXY/HTTPS_PROXY pointing at the proxy and exit with its status."})
 final class RunCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
-  private static final String SOCKS5 = "socks5";
   private static final String ISOLATED_HTTP = "http-isolated";
   private static final String ISOLATED_SOCKS5 = "socks5-isolated";
 
@@ -115,10 +101,10 @@ final class RunCommand implements Callable<Integer> {
       // Free ports unless something named them, so any number of wrapped commands run at once.
       config = config.withListeners(config.listeners().withFreeDefaultPorts());
     }
-    NetworkPolicy policy = config.policy();
-    if (!policy.enabled()) {
-      System.err.println("egressd: the network proxy is disabled (enabled = false in " + policy.scope()
-          + "); nothing to serve. Set enabled = true to run it.");
+    try {
+      EgressdProxy.checkStartable(config);
+    } catch (StartException e) {
+      System.err.println("egressd: " + e.getMessage());
       return Main.CONFIG_ERROR;
     }
     try {
@@ -128,13 +114,6 @@ final class RunCommand implements Callable<Integer> {
       return Main.CONFIG_ERROR;
     }
     warnAbout(config, env);
-    Interception interception;
-    try {
-      interception = Interception.prepare(config, env);
-    } catch (CaException e) {
-      System.err.println("egressd: TLS interception (mitm = true) cannot start: " + e.getMessage());
-      return Main.CONFIG_ERROR;
-    }
     Isolation isolation = null;
     if (isolate) {
       try {
@@ -145,135 +124,88 @@ final class RunCommand implements Callable<Integer> {
         return Main.CONFIG_ERROR;
       }
     }
-    Telemetry telemetry;
-    try {
-      telemetry = Telemetry.start(config.telemetry(), metadata(config, env));
-    } catch (IOException | RuntimeException e) {
-      System.err.println("egressd: cannot start audit export: " + e.getMessage());
-      closeIsolation(isolation);
-      return Main.CONFIG_ERROR;
-    }
-    LimitSettings limits = config.limits();
-    InterfaceAddresses hostAddresses = InterfaceAddresses.live();
-    PolicyReloader reloader = new PolicyReloader(() -> {
-      DaemonConfig reloaded = configOptions.load(env);
-      return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));
-    }, config, interception != null, hostAddresses);
-    SystemResolver resolver = new SystemResolver(16, 4096);
-    AtomicBoolean accepting = new AtomicBoolean(true);
     LoggingAuditSink logging = new LoggingAuditSink();
-    AuditSink exported = telemetry.auditSink();
-    AuditSink audit = event -> {
-      logging.record(event);
-      exported.record(event);
-    };
+    EgressdProxy.Builder builder = EgressdProxy.builder().config(config).auditSink(logging).environment(env)
+        .version(Main.Version.version()).transport(transport);
     // Asks wait for a person only where one can answer: through the admin listener, with the token only this
     // user can read. Without it an ask is refused at once, as the reference refuses it.
     AdminAccess adminAccess = AdminAccess.of(env);
-    AdminListener.ApprovalControl approvalControl = null;
-    DeciderStep.Asking asking = null;
+    boolean approvals = false;
     if (config.telemetry().adminListen() != null) {
       try {
-        Approvals approvals = new Approvals(Clock.systemUTC());
+        Approvals waiting = new Approvals(Clock.systemUTC());
         if (approvalsFile != null) {
           ApprovalsFile kept = new ApprovalsFile(approvalsFile);
-          approvals.restore(kept.load());
-          approvals.onChange(kept::save);
+          waiting.restore(kept.load());
+          waiting.onChange(kept::save);
         }
-        approvalControl = new AdminListener.ApprovalControl(approvals, adminAccess.createToken());
-        asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
+        builder.approvals(waiting).approvalToken(adminAccess.createToken());
+        approvals = true;
       } catch (IOException e) {
         log.warn("cannot write the admin token in {} ({}); asks are refused at once", adminAccess.directory(),
             e.toString());
       } catch (ApprovalsFile.BadFileException e) {
         System.err.println("egressd: --approvals: " + e.getMessage());
-        abandon(telemetry, hostAddresses, resolver, logging, isolation);
+        logging.close();
+        closeIsolation(isolation);
         return Main.CONFIG_ERROR;
       }
     } else if (approvalsFile != null) {
       System.err.println("egressd: --approvals needs the admin listener ([admin] listen or --admin-listen): without"
           + " it nobody can answer an ask");
-      abandon(telemetry, hostAddresses, resolver, logging, isolation);
+      logging.close();
+      closeIsolation(isolation);
       return Main.CONFIG_ERROR;
     } else if (config.policy().asks() || config.decider() != null) {
       log.warn("no admin listener ([admin] listen or --admin-listen), so nobody can approve: every ask is refused at"
           + " once");
     }
-    boolean approvals = approvalControl != null;
-    Deciders.Assembled decider = Deciders.assemble(config.decider(), telemetry.proxyMetrics(), asking);
-    ProxyOptions options = ProxyOptions.builder().httpListen(config.listeners().http()).transport(transport)
-        .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
-        .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
-        .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout())
-        .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).decisions(decider.step()).build();
-    List<ProxyServer.Listener> listeners = new ArrayList<>(socksListener(config));
     if (isolation != null) {
-      listeners.addAll(isolatedListeners(config, isolation));
+      builder.extraHttpListener(ISOLATED_HTTP, isolation.socket(ISOLATED_HTTP))
+          .extraSocksListener(ISOLATED_SOCKS5, isolation.socket(ISOLATED_SOCKS5));
     }
-    if (config.telemetry().adminListen() != null) {
-      listeners.add(AdminListener.at(config.telemetry().adminListen(), adminEndpoints(telemetry, accepting),
-          approvalControl));
-    }
-    ProxyServer server;
+    EgressdProxy proxy;
     try {
-      server = ProxyServer.start(options, reloader.engine(), resolver, audit, listeners,
-          interception == null ? null : interception.factory());
-    } catch (Exception e) {
-      hostAddresses.close();
-      decider.close();
+      proxy = builder.start();
+    } catch (StartException e) {
       if (approvals) {
         adminAccess.remove();
       }
-      resolver.close();
-      telemetry.close();
       logging.close();
       closeIsolation(isolation);
-      System.err.println("egressd: cannot start: " + (e instanceof ProxyServer.BindException ? e.getMessage()
-          : "the listeners (" + options.httpListen() + (config.listeners().socksEnabled() ? ", SOCKS5 "
-          + config.listeners().socks() : "") + "): " + e));
+      System.err.println("egressd: " + e.getMessage());
       return Main.CONFIG_ERROR;
     }
-    if (approvalControl != null) {
+    if (approvals) {
       try {
-        adminAccess.publish(server.address(AdminListener.NAME));
+        adminAccess.publish(proxy.adminAddress());
       } catch (IOException e) {
         log.warn("cannot write {} ({}); egressd pending/approve need --admin-url", adminAccess.urlFile(),
             e.toString());
       }
     }
+    PolicyReloader reloader = new PolicyReloader(() -> {
+      DaemonConfig reloaded = configOptions.load(env);
+      return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));
+    }, proxy.config(), proxy.policy());
     startReloading(reloader, config); // before the announcement: whoever waits for it may edit the file next
     // A wrapped command's standard output is its own, byte for byte: everything egressd says goes to stderr.
-    Announcement.print(command.isEmpty() ? System.out : System.err, server, config, interception,
-        socksAddress(server, config));
+    Announcement.print(command.isEmpty() ? System.out : System.err, proxy);
     Isolation isolated = isolation;
+    boolean removeAdminFiles = approvals;
     Runnable stop = () -> {
       reloader.close();
-      accepting.set(false);
-      server.close(Duration.ofSeconds(command.isEmpty() ? shutdownGraceSeconds : 1));
+      proxy.close(Duration.ofSeconds(command.isEmpty() ? shutdownGraceSeconds : 1));
       logging.close(); // after the server: connections it closed still write their tunnel_closed lines
       closeIsolation(isolated);
-      decider.close();
-      if (approvals) {
+      if (removeAdminFiles) {
         adminAccess.remove();
       }
-      resolver.close();
-      hostAddresses.close();
-      telemetry.close();
       stopLogging();
     };
-    return command.isEmpty() ? serveUntilSignalled(stop)
-        : runChild(server, stop, config, interception, isolation, env);
+    return command.isEmpty() ? serveUntilSignalled(stop) : runChild(proxy, stop, isolation, env);
   }
 
-  /** Releases what a start that is given up had opened. */
-  private static void abandon(Telemetry telemetry, InterfaceAddresses hostAddresses, SystemResolver resolver,
-      LoggingAuditSink logging, Isolation isolation) {
-    resolver.close();
-    hostAddresses.close();
-    logging.close();
-    telemetry.close();
-    closeIsolation(isolation);
-  }
 
   /**
    * Writes what logback still holds (the async appender's queue, buffered audit lines) before the JVM exits; its
@@ -308,36 +240,7 @@ final class RunCommand implements Callable<Integer> {
     return result;
   }
 
-  /** Audit metadata; {@code EGRESSD_CONVERSATION_ID} and {@code EGRESSD_USER_ACCOUNT_ID} win over the config. */
-  private static AuditMetadata metadata(DaemonConfig config, Map<String, String> env) throws IOException {
-    TelemetrySettings settings = config.telemetry();
-    return new AuditMetadata(Main.Version.version(),
-        nonBlank(env.get("EGRESSD_CONVERSATION_ID"), settings.conversationId()),
-        nonBlank(env.get("EGRESSD_USER_ACCOUNT_ID"), settings.userAccountId()));
-  }
 
-  private static String nonBlank(String preferred, String fallback) {
-    return preferred != null && !preferred.isBlank() ? preferred : fallback;
-  }
-
-  private static AdminEndpoints adminEndpoints(Telemetry telemetry, AtomicBoolean accepting) {
-    return new AdminEndpoints() {
-      @Override
-      public byte[] metrics() {
-        return telemetry.prometheusText();
-      }
-
-      @Override
-      public String metricsContentType() {
-        return Telemetry.prometheusContentType();
-      }
-
-      @Override
-      public boolean ready() {
-        return accepting.get();
-      }
-    };
-  }
 
   private void warnAbout(DaemonConfig config, Map<String, String> env) {
     config.warnings().forEach(w -> log.warn("{}", w));
@@ -356,25 +259,7 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
-  private static List<ProxyServer.Listener> socksListener(DaemonConfig config) {
-    ListenerSettings listeners = config.listeners();
-    if (!listeners.socksEnabled()) {
-      return List.of();
-    }
-    SocksCredentials credentials = listeners.socksCredentials();
-    Socks5Options socks = new Socks5Options(listeners.socksUdpEnabled(), credentials == null ? null
-        : new Socks5Options.Credentials(credentials.username(), credentials.password()));
-    return List.of(new ProxyServer.Listener(SOCKS5, listeners.socks(), Socks5ProxyInitializer.frontEnd(socks)));
-  }
 
-  private static List<ProxyServer.Listener> isolatedListeners(DaemonConfig config, Isolation isolation) {
-    List<ProxyServer.Listener> result = new ArrayList<>();
-    result.add(new ProxyServer.Listener(ISOLATED_HTTP, isolation.socket(ISOLATED_HTTP), ProxyServer.httpFrontEnd()));
-    for (ProxyServer.Listener socks : socksListener(config)) {
-      result.add(new ProxyServer.Listener(ISOLATED_SOCKS5, isolation.socket(ISOLATED_SOCKS5), socks.frontEnd()));
-    }
-    return result;
-  }
 
   private static void closeIsolation(Isolation isolation) {
     if (isolation != null) {
@@ -382,9 +267,6 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
-  private static InetSocketAddress socksAddress(ProxyServer server, DaemonConfig config) {
-    return config.listeners().socksEnabled() ? server.address(SOCKS5) : null;
-  }
 
   private int serveUntilSignalled(Runnable stop) throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
@@ -397,10 +279,12 @@ final class RunCommand implements Callable<Integer> {
     return 0;
   }
 
-  private int runChild(ProxyServer server, Runnable stop, DaemonConfig config, Interception interception,
-      Isolation isolation, Map<String, String> env) throws InterruptedException {
-    InetSocketAddress http = server.httpAddress();
-    InetSocketAddress socks = socksAddress(server, config);
+  private int runChild(EgressdProxy proxy, Runnable stop, Isolation isolation, Map<String, String> env)
+      throws InterruptedException {
+    DaemonConfig config = proxy.config();
+    Interception interception = proxy.interception();
+    InetSocketAddress http = proxy.httpAddress();
+    InetSocketAddress socks = proxy.socksAddress();
     ProcessBuilder builder;
     if (isolation == null) {
       builder = new ProcessBuilder(command);

@@ -45,8 +45,8 @@ public interface ProxyMetrics {
   /**
    * A request that waited for a person was answered or timed out.
    *
-   * @param outcome {@code approved}, {@code denied} or {@code timeout}
-   * @param by who answered ({@code cli}, ...), or {@code none} for a timeout
+   * @param outcome {@code approved}, {@code denied}, {@code timeout}, or {@code gone} (the client left first)
+   * @param by who answered ({@code cli}, ...), or {@code none} for a timeout or a client that left
    */
   default void approvalAnswered(String outcome, String by) {}
 }

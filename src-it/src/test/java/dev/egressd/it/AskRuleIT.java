@@ -160,6 +160,20 @@ class AskRuleIT {
   }
 
   @Test
+  void aClientThatGivesUpIsTakenOffTheList() throws Exception {
+    startApproving(POLICY);
+    CompletableFuture<Curl.Result> impatient = inBackground("--max-time", "2", "-x", egressd.url(),
+        origin.url("other.test", "/impatient"));
+    person.awaitOne();
+    assertThat(impatient.get(30, SECONDS).exitCode()).as("curl: operation timed out").isEqualTo(28);
+    assertThat(person.awaitPending(java.util.List::isEmpty)).isEmpty();
+    assertThat(egressd.awaitStderr("decision=deny", "reason=decision_failed", "host=other.test")).isNotNull();
+    assertThat(new AdminClient(egressd.adminPort()).metrics()
+        .sum("egressd_approvals_answered_total", "outcome", "gone", "by", "none")).isEqualTo(1.0);
+    assertThat(origin.requestCount()).isZero();
+  }
+
+  @Test
   void withoutTheAdminListenerAnAskIsRefusedAtOnceAndTheStartSaysSo() throws Exception {
     start(POLICY);
     assertThat(egressd.awaitStderr("nobody can approve: every ask is refused at once")).isNotNull();

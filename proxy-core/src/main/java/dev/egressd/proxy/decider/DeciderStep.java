@@ -156,6 +156,9 @@ public final class DeciderStep implements DecisionStep {
   /** Lists the request as pending and completes {@code result} with a person's answer, or the timeout's refusal. */
   private void waitForPerson(PolicyEngine engine, AccessRequest request, Decision miss, Decision asked,
       EventExecutor executor, Promise<Decision> result) {
+    if (result.isDone()) {
+      return; // cancelled while the decider was asked: the client left
+    }
     asking.audit().record(new AuditEvent.PolicyDecision(asking.clock().instant(), request, asked));
     CompletableFuture<Approvals.Answer> answer = new CompletableFuture<>();
     String why = !asked.reasonText().isEmpty() || !engine.asksPerson(asked) ? asked.reasonText()
@@ -175,6 +178,14 @@ public final class DeciderStep implements DecisionStep {
       result.trySuccess(engine.approvalTimedOut(request, askTimeout, "Approve it while it waits with"
           + " \"egressd approve " + pending.id() + "\" (\"egressd pending\" lists waiting requests), " + outright));
     }, askTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    // The caller cancels when the client leaves: then nobody is asked any more.
+    result.addListener(done -> {
+      if (done.isCancelled() && ended.compareAndSet(false, true)) {
+        timer.cancel(false);
+        asking.approvals().forget(pending.id());
+        metrics.approvalAnswered("gone", "none");
+      }
+    });
     answer.whenComplete((given, error) -> {
       timer.cancel(false);
       if (given != null && ended.compareAndSet(false, true)) {

@@ -156,7 +156,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
       return;
     }
     state = State.VETTING;
-    establisher.vet(current, ctx.executor()).addListener(f -> onVetted(request, target, (Vetting) f.getNow()));
+    establisher.vet(current, ctx.executor(), ctx.channel())
+        .addListener(f -> onVetted(request, target, (Vetting) f.getNow()));
   }
 
   private void onVetted(HttpRequest request, RequestTarget target, Vetting vetting) {

@@ -84,10 +84,28 @@ public final class TunnelEstablisher {
    * lookup). Completes on {@code executor}, never exceptionally.
    */
   public Future<Vetting> vet(AccessRequest request, EventExecutor executor) {
+    return vet(request, executor, null);
+  }
+
+  /**
+   * As {@link #vet(AccessRequest, EventExecutor)}; when {@code client} closes while the decision still waits (for a
+   * decider or a person), the decision is cancelled, so nobody is asked about a request whose client left, and the
+   * refusal says so.
+   *
+   * @param client the client connection the request came on, or null
+   */
+  public Future<Vetting> vet(AccessRequest request, EventExecutor executor, Channel client) {
     Promise<Vetting> result = executor.newPromise();
     PolicyEngine engine = connector.currentEngine();
-    decisions.decide(engine, request, executor).addListener(decided -> {
-      Decision decision = decided.isSuccess() && decided.getNow() != null ? (Decision) decided.getNow()
+    Future<Decision> pending = decisions.decide(engine, request, executor);
+    if (client != null && !pending.isDone()) {
+      ChannelFutureListener cancel = closed -> pending.cancel(false);
+      client.closeFuture().addListener(cancel);
+      pending.addListener(done -> client.closeFuture().removeListener(cancel));
+    }
+    pending.addListener(decided -> {
+      Decision decision = decided.isCancelled() ? CLIENT_GONE
+          : decided.isSuccess() && decided.getNow() != null ? (Decision) decided.getNow()
           : decisionFailed(decided.cause());
       if (!decision.allowed()) {
         finish(result, new Vetting.Refused(request, decision));
@@ -146,7 +164,7 @@ public final class TunnelEstablisher {
    */
   public void establish(Channel client, AccessRequest request, TunnelResponder responder, Queue<Object> early,
       String... frontEndHandlers) {
-    vet(request, client.eventLoop()).addListener(f -> {
+    vet(request, client.eventLoop(), client).addListener(f -> {
       Vetting vetting = (Vetting) f.getNow();
       if (!client.isActive()) {
         Tunnel.releaseAll(early);
@@ -231,6 +249,9 @@ public final class TunnelEstablisher {
     }
     return new Vetting.Approved(request, vetted, addresses, terms);
   }
+
+  private static final Decision CLIENT_GONE = Decision.deny(Reason.DECISION_FAILED, PolicySource.PROXY_STATE, null,
+      "The client closed its connection while the decision waited.");
 
   private static Decision decisionFailed(Throwable cause) {
     return Decision.deny(Reason.DECISION_FAILED, PolicySource.PROXY_STATE, null,

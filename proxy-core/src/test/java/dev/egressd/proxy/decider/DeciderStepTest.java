@@ -296,6 +296,31 @@ class DeciderStepTest {
   }
 
   @Test
+  void aClientThatLeavesWhileItsRequestWaitsIsNoLongerListed() throws Exception {
+    Approvals approvals = new Approvals(Clock.systemUTC());
+    asking = new DeciderStep.Asking(approvals, audit, Clock.systemUTC());
+    PolicyEngine engine = asking("open.test", false, Duration.ofSeconds(30));
+    UpstreamConnector connector = new UpstreamConnector(() -> engine, resolver, audit, NioSocketChannel.class,
+        Duration.ofSeconds(1), Duration.ofSeconds(1), Clock.systemUTC(), LoopGuard.NONE, ProxyMetrics.NONE);
+    TunnelEstablisher establisher = new TunnelEstablisher(connector, new DeciderStep(null, TIMEOUT, metrics, asking),
+        connector, null, Duration.ofSeconds(30));
+    io.netty.channel.embedded.EmbeddedChannel client = new io.netty.channel.embedded.EmbeddedChannel();
+    var waiting = establisher.vet(connect("open.test:443"), loop, client);
+    awaitPending(approvals);
+    assertThat(approvals.pending()).hasSize(1);
+
+    client.close();
+    assertThat(waiting.get(5, TimeUnit.SECONDS)).isInstanceOfSatisfying(Vetting.Refused.class, refused -> {
+      assertThat(refused.decision().reason().code()).isEqualTo("decision_failed");
+      assertThat(refused.decision().hint()).isEqualTo("The client closed its connection while the decision waited.");
+    });
+    assertThat(approvals.pending()).isEmpty();
+    assertThat(audit.decisions()).extracting(d -> d.decision().verdict())
+        .containsExactly(Decision.Verdict.ASK, Decision.Verdict.DENY);
+    assertThat(resolver.lookups()).isEmpty();
+  }
+
+  @Test
   void withoutApprovalsThePolicysAskIsRefusedAtOnceWithDecisionAsk() throws Exception {
     Decision refused = refusal(vetWithoutDecider(asking("open.test", false, Duration.ofSeconds(30)),
         connect("open.test:443")));

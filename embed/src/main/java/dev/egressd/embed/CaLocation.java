@@ -1,4 +1,4 @@
-package dev.egressd.daemon;
+package dev.egressd.embed;
 
 import dev.egressd.config.DaemonConfig;
 import java.nio.file.Path;
@@ -12,8 +12,11 @@ import java.util.Map;
  * @param certificate {@code ca.pem}
  * @param key {@code ca.key}
  */
-record CaLocation(Path certificate, Path key) {
-  static CaLocation of(DaemonConfig config, Map<String, String> env) {
+public record CaLocation(Path certificate, Path key) {
+  /**
+   * Where the CA is for {@code config}, with {@code env} supplying {@code EGRESSD_HOME} and {@code CODEX_HOME}.
+   */
+  public static CaLocation of(DaemonConfig config, Map<String, String> env) {
     if (config.mitm().hasCaPaths()) {
       return new CaLocation(config.mitm().caCertificate(), config.mitm().caKey());
     }
@@ -27,12 +30,12 @@ record CaLocation(Path certificate, Path key) {
   }
 
   /** The directory client trust files are written to. */
-  Path directory() {
+  public Path directory() {
     return certificate.toAbsolutePath().getParent();
   }
 
   /** {@code $VARIABLE}, or {@code ~/DEFAULT_NAME} when it is unset or blank; absolute. */
-  static Path home(Map<String, String> env, String variable, String defaultName) {
+  public static Path home(Map<String, String> env, String variable, String defaultName) {
     String value = env.getOrDefault(variable, "");
     return (value.isBlank() ? Path.of(System.getProperty("user.home"), defaultName) : Path.of(value))
         .toAbsolutePath();

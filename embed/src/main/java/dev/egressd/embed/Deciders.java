@@ -1,23 +1,26 @@
-package dev.egressd.daemon;
+package dev.egressd.embed;
 
 import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.config.DeciderSettings;
+import dev.egressd.policy.PolicyDecider;
 import dev.egressd.proxy.decider.DeciderStep;
 import dev.egressd.proxy.decider.SharedDecider;
 import dev.egressd.proxy.decider.WebhookDecider;
 import dev.egressd.proxy.tunnel.DecisionStep;
+import java.time.Duration;
 
 /**
  * Builds the decision step from {@code [network.decider]} (the webhook, shared per destination, with its timeout)
  * and the approvals, if a person can answer asks.
  */
-final class Deciders {
+public final class Deciders {
   /**
-   * The decision step and what to close when the daemon stops.
+   * The decision step and what to close when the proxy stops.
    *
-   * @param webhook the webhook's connection machinery, or null when there is no decider
+   * @param step what {@code ProxyOptions.decisions} takes
+   * @param webhook the webhook's connection machinery, or null when there is no webhook decider
    */
-  record Assembled(DecisionStep step, WebhookDecider webhook) implements AutoCloseable {
+  public record Assembled(DecisionStep step, WebhookDecider webhook) implements AutoCloseable {
     @Override
     public void close() {
       if (webhook != null) {
@@ -29,8 +32,19 @@ final class Deciders {
   private Deciders() {}
 
   /** {@link DecisionStep#ENGINE} when {@code settings} is null; every ask refuses at once. */
-  static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics) {
+  public static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics) {
     return assemble(settings, metrics, null);
+  }
+
+  /**
+   * The step for a decider given in code: shared per destination and cached as the webhook is, fail closed after
+   * {@code timeout}.
+   *
+   * @param asking how asks wait, or null to refuse them at once
+   */
+  public static Assembled assemble(PolicyDecider decider, Duration timeout, ProxyMetrics metrics,
+      DeciderStep.Asking asking) {
+    return new Assembled(new DeciderStep(new SharedDecider(decider), timeout, metrics, asking), null);
   }
 
   /**
@@ -38,7 +52,7 @@ final class Deciders {
    *
    * @param asking how asks wait, or null to refuse them at once
    */
-  static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics, DeciderStep.Asking asking) {
+  public static Assembled assemble(DeciderSettings settings, ProxyMetrics metrics, DeciderStep.Asking asking) {
     if (settings == null) {
       // Without a decider the policy's own asks still wait for a person, when one can answer.
       return new Assembled(asking == null ? DecisionStep.ENGINE

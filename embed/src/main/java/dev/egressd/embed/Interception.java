@@ -1,4 +1,4 @@
-package dev.egressd.daemon;
+package dev.egressd.embed;
 
 import dev.egressd.config.DaemonConfig;
 import dev.egressd.proxy.mitm.CaException;
@@ -22,7 +22,7 @@ import java.util.Map;
  * @param location where the CA lives
  * @param tls the TLS implementation of intercepted tunnels
  */
-record Interception(TunnelInterceptor.Factory factory, ClientTrust trust, CaLocation location,
+public record Interception(TunnelInterceptor.Factory factory, ClientTrust trust, CaLocation location,
     TlsImplementation tls) {
   private static final int LEAF_CACHE_SIZE = 4096;
 
@@ -30,7 +30,7 @@ record Interception(TunnelInterceptor.Factory factory, ClientTrust trust, CaLoca
    * Null when interception is off; fails with a message naming the files when the CA cannot be used, or when
    * {@code -Degressd.mitm.tls} asks for a TLS implementation that cannot load.
    */
-  static Interception prepare(DaemonConfig config, Map<String, String> env) throws CaException {
+  public static Interception prepare(DaemonConfig config, Map<String, String> env) throws CaException {
     if (!config.policy().mitm()) {
       return null;
     }
