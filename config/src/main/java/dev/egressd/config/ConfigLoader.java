@@ -102,7 +102,7 @@ public final class ConfigLoader {
         .build();
     return new DaemonConfig(null, null, ListenerSettings.defaults(), policy, List.of(NO_FILE_WARNING),
         UnixSocketSettings.NONE, true, MitmSettings.DEFAULTS, TelemetrySettings.DEFAULTS,
-        LimitSettings.DEFAULTS, null);
+        LimitSettings.DEFAULTS, null, UpstreamSettings.DIRECT);
   }
 
   private static DaemonConfig parse(String toml, String fileName, String profileOverride, Path source,

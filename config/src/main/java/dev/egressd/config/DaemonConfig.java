@@ -25,6 +25,7 @@ import java.util.Objects;
  * @param telemetry where audit events, metrics and health go
  * @param limits connection limits and timeouts
  * @param decider the program asked about allowlist misses ({@code [network.decider]}), or null for none
+ * @param upstream the parent proxies allowed traffic goes through ({@code upstream_proxy} or the environment)
  */
 public record DaemonConfig(
     Path source,
@@ -37,7 +38,8 @@ public record DaemonConfig(
     MitmSettings mitm,
     TelemetrySettings telemetry,
     LimitSettings limits,
-    DeciderSettings decider) {
+    DeciderSettings decider,
+    UpstreamSettings upstream) {
 
   /** Null checks and a defensive copy of {@code warnings}. */
   public DaemonConfig {
@@ -48,29 +50,36 @@ public record DaemonConfig(
     Objects.requireNonNull(mitm, "mitm");
     Objects.requireNonNull(telemetry, "telemetry");
     Objects.requireNonNull(limits, "limits");
+    Objects.requireNonNull(upstream, "upstream");
   }
 
   /** A copy with another policy, for CLI overrides such as {@code --allow} and {@code --mode}. */
   public DaemonConfig withPolicy(NetworkPolicy policy) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits, decider);
+        telemetry, limits, decider, upstream);
   }
 
   /** A copy with other listeners, for {@code --listen}. */
   public DaemonConfig withListeners(ListenerSettings listeners) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits, decider);
+        telemetry, limits, decider, upstream);
   }
 
   /** A copy with other telemetry settings, for {@code --audit-file} and {@code --admin-listen}. */
   public DaemonConfig withTelemetry(TelemetrySettings telemetry) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits, decider);
+        telemetry, limits, decider, upstream);
   }
 
   /** A copy with other warnings, for command-line overrides. */
   public DaemonConfig withWarnings(List<String> warnings) {
     return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
-        telemetry, limits, decider);
+        telemetry, limits, decider, upstream);
+  }
+
+  /** A copy with other parent proxies, for the environment of a run without a config file. */
+  public DaemonConfig withUpstream(UpstreamSettings upstream) {
+    return new DaemonConfig(source, profile, listeners, policy, warnings, unixSockets, allowUpstreamProxy, mitm,
+        telemetry, limits, decider, upstream);
   }
 }

@@ -6,6 +6,7 @@ import dev.egressd.config.TelemetrySettings;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.embed.EgressdProxy;
 import dev.egressd.embed.Interception;
+import dev.egressd.proxy.tunnel.ProxyRoutes;
 import dev.egressd.proxy.mitm.TlsImplementation;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -41,6 +42,13 @@ final class Announcement {
           + " (/metrics, /healthz, /readyz)");
     }
     out.println("egressd: audit " + auditDestinations(config));
+    ProxyRoutes routes = proxy.routes();
+    if (!routes.direct()) {
+      out.println("egressd: upstream: https, CONNECT and SOCKS5 via " + (routes.secure() == null ? "direct"
+          : routes.secure()) + "; plain http via " + (routes.plain() == null ? "direct" : routes.plain())
+          + (config.upstream().noProxy().isEmpty() ? "" : "; direct for NO_PROXY "
+          + String.join(",", config.upstream().noProxy())) + (routes.blocksUdp() ? "; SOCKS5 UDP refused" : ""));
+    }
     if (interception != null) {
       out.println("egressd: TLS interception on (" + (policy.mode().configName().equals("limited")
           ? "every tunnel" : "hosts in mitm_domains") + "); CA " + interception.location().certificate()

@@ -5,6 +5,7 @@ import dev.egressd.config.ConfigLoader;
 import dev.egressd.config.ConfigProblem;
 import dev.egressd.config.DaemonConfig;
 import dev.egressd.config.ListenerSettings;
+import dev.egressd.config.UpstreamSettings;
 import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.Rule;
@@ -54,6 +55,13 @@ final class ConfigOptions {
       throw problem("command line", "--profile", "needs a config file (--config FILE)");
     } else {
       base = ConfigLoader.defaults();
+      List<String> ignored = new ArrayList<>();
+      base = base.withUpstream(UpstreamSettings.fromEnvironment(env::get, ignored));
+      if (!ignored.isEmpty()) {
+        List<String> warnings = new ArrayList<>(base.warnings());
+        warnings.addAll(ignored);
+        base = base.withWarnings(warnings);
+      }
     }
     return applyOverrides(base, file == null && !allow.isEmpty());
   }

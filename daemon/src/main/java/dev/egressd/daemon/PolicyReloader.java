@@ -49,11 +49,29 @@ final class PolicyReloader implements AutoCloseable {
   private WatchService watcher;
   private Thread watchThread;
 
+  /** Applies the parts of a valid new configuration other than the policy; refuses it by throwing. */
+  @FunctionalInterface
+  interface Applier {
+    /** @throws IllegalArgumentException saying why {@code next} cannot be applied; the running one then stays */
+    void check(DaemonConfig next);
+  }
+
+  private final Applier applier;
+
   /** Reloads into a running proxy's {@code live} policy; {@code initial} is the configuration it started with. */
   PolicyReloader(Loader loader, DaemonConfig initial, LivePolicy live) {
+    this(loader, initial, live, next -> {});
+  }
+
+  /**
+   * As {@link #PolicyReloader(Loader, DaemonConfig, LivePolicy)}, with {@code applier} applying (or refusing) the
+   * rest of each valid new configuration before its policy is swapped in.
+   */
+  PolicyReloader(Loader loader, DaemonConfig initial, LivePolicy live, Applier applier) {
     this.loader = Objects.requireNonNull(loader, "loader");
     this.running = Objects.requireNonNull(initial, "initial");
     this.live = Objects.requireNonNull(live, "live");
+    this.applier = Objects.requireNonNull(applier, "applier");
     this.lastSeen = read(initial.source());
   }
 
@@ -82,6 +100,12 @@ final class PolicyReloader implements AutoCloseable {
       return false;
     } catch (RuntimeException e) {
       log.error("reload ({}) failed; the running policy stays: {}", trigger, e.toString());
+      return false;
+    }
+    try {
+      applier.check(next);
+    } catch (IllegalArgumentException e) {
+      log.error("reload ({}) rejected; the running policy stays: {}", trigger, e.getMessage());
       return false;
     }
     List<String> needRestart = new ArrayList<>();

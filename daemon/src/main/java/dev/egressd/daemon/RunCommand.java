@@ -9,6 +9,7 @@ import dev.egressd.embed.Interception;
 import dev.egressd.embed.StartException;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.decider.Approvals;
+import dev.egressd.proxy.tunnel.ProxyRoutes;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -187,7 +188,19 @@ final class RunCommand implements Callable<Integer> {
     PolicyReloader reloader = new PolicyReloader(() -> {
       DaemonConfig reloaded = configOptions.load(env);
       return reloaded.withTelemetry(telemetryOverrides(reloaded.telemetry()));
-    }, proxy.config(), proxy.policy());
+    }, proxy.config(), proxy.policy(), next -> {
+      ProxyRoutes routes;
+      try {
+        routes = EgressdProxy.routesFor(next.upstream());
+      } catch (StartException e) {
+        throw new IllegalArgumentException(e.getMessage());
+      }
+      String loop = proxy.loopingParent(routes);
+      if (loop != null) {
+        throw new IllegalArgumentException(loop);
+      }
+      proxy.routes(routes); // new connections only; open ones keep their route
+    });
     startReloading(reloader, config); // before the announcement: whoever waits for it may edit the file next
     // A wrapped command's standard output is its own, byte for byte: everything egressd says goes to stderr.
     Announcement.print(command.isEmpty() ? System.out : System.err, proxy);
@@ -247,15 +260,6 @@ final class RunCommand implements Callable<Integer> {
     if (config.policy().allowsEverything()) {
       log.warn("the allow list contains \"*\": every public host is allowed; only deny rules and the local-address"
           + " check restrict egress");
-    }
-    if (config.allowUpstreamProxy()) {
-      for (String key : List.of("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")) {
-        if (!env.getOrDefault(key, "").isBlank()) {
-          log.warn("{} is set in egressd's own environment, but upstream proxy chaining is not supported yet;"
-              + " egressd connects directly", key);
-          break;
-        }
-      }
     }
   }
 

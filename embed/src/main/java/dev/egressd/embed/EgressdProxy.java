@@ -9,6 +9,7 @@ import dev.egressd.config.LimitSettings;
 import dev.egressd.config.ListenerSettings;
 import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
+import dev.egressd.config.UpstreamSettings;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.PolicyDecider;
 import dev.egressd.proxy.InterfaceAddresses;
@@ -22,6 +23,8 @@ import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.mitm.CaException;
 import dev.egressd.proxy.socks5.Socks5Options;
 import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
+import dev.egressd.proxy.tunnel.ParentProxy;
+import dev.egressd.proxy.tunnel.ProxyRoutes;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -32,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * egressd running inside a Java program: the HTTP and SOCKS5 listeners, the policy, an optional decider (a lambda
@@ -69,11 +73,12 @@ public final class EgressdProxy implements AutoCloseable {
   private final SystemResolver resolver;
   private final InterfaceAddresses hostAddresses;
   private final AtomicBoolean accepting;
+  private final AtomicReference<ProxyRoutes> routes;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private EgressdProxy(DaemonConfig config, ProxyServer server, LivePolicy policy, Interception interception,
       Approvals approvals, Telemetry telemetry, Deciders.Assembled decider, SystemResolver resolver,
-      InterfaceAddresses hostAddresses, AtomicBoolean accepting) {
+      InterfaceAddresses hostAddresses, AtomicBoolean accepting, AtomicReference<ProxyRoutes> routes) {
     this.config = config;
     this.server = server;
     this.policy = policy;
@@ -84,6 +89,70 @@ public final class EgressdProxy implements AutoCloseable {
     this.resolver = resolver;
     this.hostAddresses = hostAddresses;
     this.accepting = accepting;
+    this.routes = routes;
+  }
+
+  /**
+   * The parent proxies for {@code upstream}: each parent's name resolved once, here.
+   *
+   * @throws StartException when a parent does not resolve, or is an {@code https://} proxy (not supported yet)
+   */
+  public static ProxyRoutes routesFor(UpstreamSettings upstream) throws StartException {
+    return new ProxyRoutes(parent(upstream.secure()), parent(upstream.plain()), upstream.noProxy());
+  }
+
+  private static ParentProxy parent(UpstreamSettings.Parent parent) throws StartException {
+    if (parent == null) {
+      return null;
+    }
+    if (parent.tls()) {
+      throw new StartException("upstream proxy " + parent + ": https:// parent proxies are not supported yet; use"
+          + " an http:// one", null);
+    }
+    InetSocketAddress address = new InetSocketAddress(parent.host(), parent.port());
+    if (address.isUnresolved()) {
+      throw new StartException("upstream proxy " + parent + ": cannot resolve " + parent.host(), null);
+    }
+    return new ParentProxy(address, parent.username(), parent.username() == null ? null : parent.password(),
+        parent.toString());
+  }
+
+  /**
+   * Why a parent in {@code candidate} would loop back into this proxy (it is one of its own listeners, or this host
+   * on a listener's port), or null.
+   */
+  public String loopingParent(ProxyRoutes candidate) {
+    for (ParentProxy parent : java.util.Arrays.asList(candidate.secure(), candidate.plain())) {
+      if (parent == null) {
+        continue;
+      }
+      java.net.InetAddress address = parent.address().getAddress();
+      boolean local = address.isLoopbackAddress() || address.isAnyLocalAddress()
+          || hostAddresses.contains(dev.egressd.policy.IpAddress.of(address));
+      for (String name : List.of(ProxyServer.HTTP, SOCKS5, AdminListener.NAME)) {
+        InetSocketAddress listener;
+        try {
+          listener = server.address(name);
+        } catch (RuntimeException e) {
+          continue; // not bound
+        }
+        if (listener != null && local && listener.getPort() == parent.address().getPort()) {
+          return "upstream proxy " + parent + " is egressd's own " + name + " listener (" + listener
+              + "): every connection would loop; unset the variable for egressd or set upstream_proxy";
+        }
+      }
+    }
+    return null;
+  }
+
+  /** The parent proxies in force now. */
+  public ProxyRoutes routes() {
+    return routes.get();
+  }
+
+  /** Replaces the parent proxies for connections opened from now on (a reload). */
+  public void routes(ProxyRoutes next) {
+    routes.set(Objects.requireNonNull(next, "next"));
   }
 
   /** A builder: without a config, egressd's defaults on free loopback ports, with a policy that allows nothing. */
@@ -331,6 +400,7 @@ public final class EgressdProxy implements AutoCloseable {
       } catch (IOException | RuntimeException e) {
         throw new StartException("cannot start audit export: " + e.getMessage(), e);
       }
+      AtomicReference<ProxyRoutes> routes = new AtomicReference<>(routesFor(effective.upstream()));
       LimitSettings limits = effective.limits();
       InterfaceAddresses hostAddresses = InterfaceAddresses.live();
       LivePolicy live = new LivePolicy(effective.policy(), interception != null, hostAddresses);
@@ -352,7 +422,8 @@ public final class EgressdProxy implements AutoCloseable {
           .metrics(telemetry.proxyMetrics()).maxConnections(limits.maxConnections())
           .connectTimeout(limits.connectTimeout()).resolveTimeout(limits.dnsTimeout())
           .requestHeadTimeout(limits.headerTimeout()).idleTimeout(limits.idleTimeout())
-          .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).decisions(assembled.step()).build();
+          .maxReadBytes(limits.maxBufferedBytes()).hostAddresses(hostAddresses).decisions(assembled.step())
+          .routes(routes::get).build();
       AtomicBoolean accepting = new AtomicBoolean(true);
       List<ProxyServer.Listener> listeners = new ArrayList<>();
       ProxyServer.FrontEnd socksFrontEnd = socksFrontEnd(effective.listeners());
@@ -383,8 +454,14 @@ public final class EgressdProxy implements AutoCloseable {
             : "the listeners (" + options.httpListen() + (effective.listeners().socksEnabled() ? ", SOCKS5 "
             + effective.listeners().socks() : "") + "): " + e), e);
       }
-      return new EgressdProxy(effective, server, live, interception, approvals, telemetry, assembled, resolver,
-          hostAddresses, accepting);
+      EgressdProxy proxy = new EgressdProxy(effective, server, live, interception, approvals, telemetry, assembled,
+          resolver, hostAddresses, accepting, routes);
+      String loop = proxy.loopingParent(routes.get());
+      if (loop != null) {
+        proxy.close(Duration.ZERO);
+        throw new StartException(loop, null);
+      }
+      return proxy;
     }
 
     private DaemonConfig effectiveConfig() throws StartException {

@@ -3,10 +3,12 @@ package dev.egressd.proxy;
 import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.HostAddresses;
 import dev.egressd.proxy.tunnel.DecisionStep;
+import dev.egressd.proxy.tunnel.ProxyRoutes;
 import dev.egressd.proxy.tunnel.ReadLimit;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * Listener and connection settings of a {@link ProxyServer}. Build with {@link #builder()}; the defaults are in the
@@ -29,11 +31,13 @@ import java.util.Objects;
  *     as a loop ({@link HostAddresses#NONE} by default; the daemon passes {@link InterfaceAddresses#live()})
  * @param decisions how each request is decided: {@link DecisionStep#ENGINE} (the static policy, at once) by default,
  *     or a step that consults a decider for allowlist misses ({@link dev.egressd.proxy.decider.DeciderStep})
+ * @param routes which parent proxy each allowed connection goes through, read once per connection
+ *     ({@link ProxyRoutes#DIRECT} by default)
  */
 public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout, Duration resolveTimeout,
     Duration requestHeadTimeout, Duration idleTimeout, int maxInitialLineLength, int maxHeaderSize,
     TransportChoice transport, ProxyMetrics metrics, int maxConnections, int maxReadBytes,
-    HostAddresses hostAddresses, DecisionStep decisions) {
+    HostAddresses hostAddresses, DecisionStep decisions, Supplier<ProxyRoutes> routes) {
 
   /** Which event-loop transport to run on. */
   public enum TransportChoice {
@@ -52,6 +56,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     Objects.requireNonNull(metrics, "metrics");
     Objects.requireNonNull(hostAddresses, "hostAddresses");
     Objects.requireNonNull(decisions, "decisions");
+    Objects.requireNonNull(routes, "routes");
     requirePositive(connectTimeout, "connectTimeout");
     requirePositive(resolveTimeout, "resolveTimeout");
     requirePositive(requestHeadTimeout, "requestHeadTimeout");
@@ -100,6 +105,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     private int maxReadBytes = ReadLimit.DEFAULT_MAX_READ_BYTES;
     private HostAddresses hostAddresses = HostAddresses.NONE;
     private DecisionStep decisions = DecisionStep.ENGINE;
+    private Supplier<ProxyRoutes> routes = () -> ProxyRoutes.DIRECT;
 
     private Builder() {}
 
@@ -175,6 +181,12 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
       return this;
     }
 
+    /** See {@link ProxyOptions#routes()}. */
+    public Builder routes(Supplier<ProxyRoutes> routes) {
+      this.routes = routes;
+      return this;
+    }
+
     /** See {@link ProxyOptions#decisions()}. */
     public Builder decisions(DecisionStep decisions) {
       this.decisions = decisions;
@@ -185,7 +197,7 @@ public record ProxyOptions(InetSocketAddress httpListen, Duration connectTimeout
     public ProxyOptions build() {
       return new ProxyOptions(httpListen, connectTimeout, resolveTimeout, requestHeadTimeout, idleTimeout,
           maxInitialLineLength, maxHeaderSize, transport, metrics, maxConnections, maxReadBytes,
-          hostAddresses, decisions);
+          hostAddresses, decisions, routes);
     }
   }
 }

@@ -9,6 +9,7 @@ import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.internal.Transport;
 import dev.egressd.proxy.tunnel.LoopGuard;
 import dev.egressd.proxy.tunnel.ReadLimit;
+import dev.egressd.proxy.tunnel.RoutingDialer;
 import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.TunnelInterceptor;
 import dev.egressd.proxy.tunnel.UpstreamConnector;
@@ -180,7 +181,8 @@ public final class ProxyServer implements AutoCloseable {
           options.maxReadBytes());
       TunnelInterceptor interceptor = interceptorFactory == null ? null
           : interceptorFactory.create(options);
-      TunnelEstablisher establisher = new TunnelEstablisher(connector, options.decisions(), connector, interceptor,
+      TunnelEstablisher establisher = new TunnelEstablisher(connector, options.decisions(),
+          new RoutingDialer(connector, options.routes(), options.connectTimeout()), interceptor,
           options.idleTimeout());
       ListenerContext context = new ListenerContext(establisher, options, transport.datagramChannelType());
       ChannelGroup connections = new DefaultChannelGroup("egressd-connections", GlobalEventExecutor.INSTANCE);

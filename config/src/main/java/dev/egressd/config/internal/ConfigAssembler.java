@@ -8,6 +8,7 @@ import dev.egressd.config.MitmSettings;
 import dev.egressd.config.SocksCredentials;
 import dev.egressd.config.TelemetrySettings;
 import dev.egressd.config.UnixSocketSettings;
+import dev.egressd.config.UpstreamSettings;
 import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.AddressClass;
 import dev.egressd.policy.AddressClassifier;
@@ -77,9 +78,61 @@ public final class ConfigAssembler {
     NetworkPolicy policy = policy();
     MitmSettings mitm = mitmSettings();
     DeciderSettings decider = decider();
+    UpstreamSettings upstream = upstream();
     return new DaemonConfig(source, selection.profile(), listeners, policy,
         diagnostics.warnings(), sockets, merged.flag("allow_upstream_proxy", true), mitm, telemetry(),
-        limits, decider);
+        limits, decider, upstream);
+  }
+
+  /**
+   * {@code upstream_proxy} (both kinds of traffic, credentials from {@code upstream_proxy_username} and the
+   * variable {@code upstream_proxy_password_env} names), else the environment's parents when
+   * {@code allow_upstream_proxy}, else direct.
+   */
+  private UpstreamSettings upstream() {
+    Optional<Located<String>> url = merged.setting("upstream_proxy", String.class);
+    Optional<Located<String>> username = merged.setting("upstream_proxy_username", String.class);
+    Optional<Located<String>> passwordEnv = merged.setting("upstream_proxy_password_env", String.class);
+    if (username.isPresent() != passwordEnv.isPresent()) {
+      Located<String> given = username.isPresent() ? username.get() : passwordEnv.get();
+      diagnostics.error(given.position(), given.key(),
+          "upstream_proxy_username and upstream_proxy_password_env must be set together");
+      return UpstreamSettings.DIRECT;
+    }
+    String password = null;
+    if (passwordEnv.isPresent()) {
+      password = environment.apply(passwordEnv.get().value());
+      if (password == null || password.isEmpty()) {
+        diagnostics.error(passwordEnv.get().position(), passwordEnv.get().key(), "environment variable "
+            + passwordEnv.get().value() + " is not set or empty");
+        return UpstreamSettings.DIRECT;
+      }
+    }
+    UpstreamSettings upstream;
+    if (url.isPresent()) {
+      try {
+        UpstreamSettings.Parent parent = UpstreamSettings.parse(url.get().value(), "upstream_proxy", false);
+        upstream = new UpstreamSettings(parent, parent, List.of());
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(url.get().position(), url.get().key(), e.getMessage());
+        return UpstreamSettings.DIRECT;
+      }
+    } else if (merged.flag("allow_upstream_proxy", true)) {
+      List<String> warnings = new ArrayList<>();
+      upstream = UpstreamSettings.fromEnvironment(environment, warnings);
+      warnings.forEach(w -> diagnostics.warn(null, null, w));
+    } else {
+      upstream = UpstreamSettings.DIRECT;
+    }
+    if (username.isPresent() && !upstream.direct()) {
+      String user = username.get().value();
+      String secret = password;
+      UnaryOperator<UpstreamSettings.Parent> withCredentials = p -> p == null ? null
+          : new UpstreamSettings.Parent(p.tls(), p.host(), p.port(), user, secret, p.source());
+      upstream = new UpstreamSettings(withCredentials.apply(upstream.secure()), withCredentials.apply(upstream.plain()),
+          upstream.noProxy());
+    }
+    return upstream;
   }
 
   private TelemetrySettings telemetry() {

@@ -68,6 +68,9 @@ public final class NetworkTableReader {
     handlers.put("mitm_ca_key_path", NetworkTableReader::readString);
     handlers.put("mitm_upstream_ca_bundle", NetworkTableReader::readString);
     handlers.put("socks_password_env", NetworkTableReader::readString);
+    handlers.put("upstream_proxy", NetworkTableReader::readString);
+    handlers.put("upstream_proxy_username", NetworkTableReader::readString);
+    handlers.put("upstream_proxy_password_env", NetworkTableReader::readString);
     handlers.put("mitm", NetworkTableReader::readMitm);
     handlers.put("decider", NetworkTableReader::readDecider);
     handlers.put("allowed_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.ALLOW));

@@ -160,6 +160,11 @@ final class HttpMessages {
    *
    * @return whether the client expects {@code 100 Continue}, which the proxy then answers itself
    */
+  /** {@code host} or {@code host:port}, as a {@code Host} header or an absolute-form authority names it. */
+  static String hostHeader(Destination destination) {
+    return destination.port() == 80 ? destination.host().authorityForm() : destination.authority();
+  }
+
   static boolean prepareRequestHead(HttpRequest request, RequestTarget target, boolean upgrade) {
     request.setUri(target.originForm());
     String upgradeTo = upgrade ? request.headers().get(HttpHeaderNames.UPGRADE) : null;
@@ -171,8 +176,7 @@ final class HttpMessages {
     }
     Destination destination = target.destination();
     if (!request.headers().contains(HttpHeaderNames.HOST)) {
-      request.headers().set(HttpHeaderNames.HOST,
-          destination.port() == 80 ? destination.host().authorityForm() : destination.authority());
+      request.headers().set(HttpHeaderNames.HOST, hostHeader(destination));
     }
     boolean expectsContinue = HttpUtil.is100ContinueExpected(request);
     if (expectsContinue) {

@@ -7,6 +7,7 @@ import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.tunnel.Dialer;
 import dev.egressd.proxy.tunnel.RelayHandler;
 import dev.egressd.proxy.tunnel.TunnelEstablisher;
+import dev.egressd.proxy.tunnel.ParentProxyException;
 import dev.egressd.proxy.tunnel.UpstreamException;
 import dev.egressd.proxy.tunnel.UpstreamFailure;
 import dev.egressd.proxy.tunnel.Vetting;
@@ -187,6 +188,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
     if (!dialled.isSuccess()) {
       UpstreamException failed = (UpstreamException) dialled.cause();
       String subject = failed.failure() == UpstreamFailure.UPSTREAM_TLS ? rules.notReadyDetail(failed.getCause())
+          : failed.getCause() instanceof ParentProxyException parent ? parent.getMessage()
           : current.destination().authority();
       answer(HttpMessages.upstreamFailure(failed.failure(), subject), requestHasBody);
       return;
@@ -196,7 +198,16 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
   }
 
   private void sendRequest(HttpRequest request, RequestTarget target) {
-    if (HttpMessages.prepareRequestHead(request, target, current.upgrade())) {
+    boolean expectsContinue = HttpMessages.prepareRequestHead(request, target, current.upgrade());
+    Dialer.Connection.Forward forward = origin.forward();
+    if (forward != null) {
+      // A forwarding parent proxy takes the absolute form, and its credentials (never the client's).
+      request.setUri("http://" + HttpMessages.hostHeader(target.destination()) + target.originForm());
+      if (forward.authorization() != null) {
+        request.headers().set(HttpHeaderNames.PROXY_AUTHORIZATION, forward.authorization());
+      }
+    }
+    if (expectsContinue) {
       // We answer 100 ourselves only now that the request is allowed and connected, then stream the body.
       ctx.writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.CONTINUE));
     }

@@ -39,6 +39,11 @@ final class OriginConnection {
     return open == null ? null : open.channel();
   }
 
+  /** How requests go on the open connection when it is to a forwarding parent proxy, or null. */
+  Dialer.Connection.Forward forward() {
+    return open == null ? null : open.forward();
+  }
+
   /** Whether the open connection may carry a request to {@code target}, which {@code approved} vetted. */
   boolean reusableFor(Destination target, Vetting.Approved approved) {
     return open != null && reusable && open.channel().isActive() && target.equals(destination)

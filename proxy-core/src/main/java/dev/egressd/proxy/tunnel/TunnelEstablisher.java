@@ -200,7 +200,9 @@ public final class TunnelEstablisher {
       if (!f.isSuccess()) {
         Tunnel.releaseAll(early);
         if (client.isActive()) {
-          responder.failed(((UpstreamException) f.cause()).failure(), tunnel.request().destination().authority());
+          UpstreamException failed = (UpstreamException) f.cause();
+          responder.failed(failed.failure(), failed.getCause() instanceof ParentProxyException parent
+              ? parent.getMessage() : tunnel.request().destination().authority());
         }
         return;
       }

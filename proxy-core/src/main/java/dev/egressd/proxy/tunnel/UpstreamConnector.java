@@ -24,6 +24,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.Promise;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.UnknownHostException;
 import java.time.Clock;
 import java.time.Duration;
@@ -146,8 +147,31 @@ public final class UpstreamConnector implements Dialer {
    */
   @Override
   public Future<Connection> dial(Vetting.Approved target, EventLoop loop, ChannelHandler initializer) {
-    Promise<Connection> result = loop.newPromise();
-    Bootstrap bootstrap = new Bootstrap()
+    Promise<Connection> result = timed(loop.newPromise());
+    attempt(bootstrap(loop, initializer), target, 0, null, result);
+    return result;
+  }
+
+  /**
+   * Connects to {@code parent} (a parent proxy) instead of the target, with the same channel settings as a direct
+   * dial; the channel joins the upstream group, so {@link #closeAll} closes it too.
+   */
+  ChannelFuture dialParent(InetSocketAddress parent, SocketAddress remote, EventLoop loop,
+      ChannelHandler initializer) {
+    ChannelFuture connect = bootstrap(loop, initializer).connect(remote == null ? parent : remote);
+    upstreams.add(connect.channel());
+    return connect;
+  }
+
+  /** Records the connect latency of {@code result} once it completes. */
+  <T> Promise<T> timed(Promise<T> result) {
+    long connectStarted = System.nanoTime();
+    result.addListener(f -> metrics.upstreamConnect(System.nanoTime() - connectStarted, f.isSuccess()));
+    return result;
+  }
+
+  private Bootstrap bootstrap(EventLoop loop, ChannelHandler initializer) {
+    return new Bootstrap()
         .group(loop)
         .channel(channelType)
         .resolver(NoopAddressResolverGroup.INSTANCE)
@@ -156,14 +180,13 @@ public final class UpstreamConnector implements Dialer {
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
         .handler(initializer);
-    long connectStarted = System.nanoTime();
-    result.addListener(f -> metrics.upstreamConnect(System.nanoTime() - connectStarted, f.isSuccess()));
-    attempt(bootstrap, target, 0, null, result);
-    return result;
   }
 
   /** Maps a connect exception to the failure the client is told about. */
   public static UpstreamFailure classify(Throwable cause) {
+    if (cause instanceof ParentProxyException parent) {
+      return parent.failure();
+    }
     if (cause instanceof javax.net.ssl.SSLException) {
       return UpstreamFailure.UPSTREAM_TLS;
     }

@@ -20,7 +20,17 @@ public enum UpstreamFailure {
   /** The upstream's TLS certificate or handshake was not acceptable (intercepted tunnels verify it). */
   UPSTREAM_TLS("upstream_tls", 502, "upstream-tls-failure", "upstream TLS verification failed"),
   /** The upstream closed or broke the connection before a complete response. */
-  UPSTREAM_CLOSED("upstream_closed", 502, "upstream-closed", "upstream closed the connection");
+  UPSTREAM_CLOSED("upstream_closed", 502, "upstream-closed", "upstream closed the connection"),
+  /** The parent proxy cannot be connected to. */
+  PARENT_UNREACHABLE("upstream_proxy_unreachable", 502, "upstream-proxy-unreachable",
+      "the upstream proxy cannot be reached"),
+  /** The parent proxy wants credentials (407), or refused the ones egressd sent. */
+  PARENT_AUTH_REQUIRED("upstream_proxy_auth_required", 502, "upstream-proxy-auth-required",
+      "the upstream proxy requires authentication"),
+  /** The parent proxy refused the CONNECT (403, 503...). */
+  PARENT_REFUSED("upstream_proxy_refused", 502, "upstream-proxy-refused", "the upstream proxy refused the request"),
+  /** The parent proxy did not connect or answer the CONNECT in time. */
+  PARENT_TIMEOUT("upstream_proxy_timeout", 504, "upstream-proxy-timeout", "the upstream proxy timed out");
 
   private final String code;
   private final int httpStatus;

@@ -170,6 +170,9 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
       case NETWORK_UNREACHABLE -> Socks5CommandStatus.NETWORK_UNREACHABLE;
       case DNS_FAILURE, DNS_TIMEOUT, UNREACHABLE -> Socks5CommandStatus.HOST_UNREACHABLE;
       case UPSTREAM_CLOSED, UPSTREAM_TLS -> Socks5CommandStatus.FAILURE;
+      case PARENT_UNREACHABLE -> Socks5CommandStatus.HOST_UNREACHABLE;
+      case PARENT_REFUSED, PARENT_AUTH_REQUIRED -> Socks5CommandStatus.CONNECTION_REFUSED;
+      case PARENT_TIMEOUT -> Socks5CommandStatus.TTL_EXPIRED;
     };
   }
 
@@ -179,6 +182,13 @@ final class Socks5CommandHandler extends ChannelInboundHandlerAdapter {
     if (!(ctx.channel().remoteAddress() instanceof InetSocketAddress peer)
         || !(ctx.channel().localAddress() instanceof InetSocketAddress local)) {
       // A Unix-socket client (run --isolate) has no IP address the relay could accept datagrams from.
+      replyAndClose(Socks5CommandStatus.COMMAND_UNSUPPORTED);
+      return;
+    }
+    if (settings.options().routes().get().blocksUdp()) {
+      // An HTTP parent proxy cannot carry datagrams, and sending them direct would go around it.
+      log.warn("UDP ASSOCIATE from {} refused: allowed traffic leaves through the upstream proxy {}, which cannot"
+          + " carry UDP", peer, settings.options().routes().get().secure());
       replyAndClose(Socks5CommandStatus.COMMAND_UNSUPPORTED);
       return;
     }
