@@ -123,24 +123,18 @@ public final class EgressdProxy implements AutoCloseable {
    */
   public String loopingParent(ProxyRoutes candidate) {
     for (ParentProxy parent : java.util.Arrays.asList(candidate.secure(), candidate.plain())) {
-      if (parent == null) {
+      // The same guard that refuses proxy_loop destinations: listeners, wildcard binds, this host's addresses.
+      if (parent == null || !server.connector().loopGuard().isListener(
+          dev.egressd.policy.IpAddress.of(parent.address().getAddress()), parent.address().getPort())) {
         continue;
       }
-      java.net.InetAddress address = parent.address().getAddress();
-      boolean local = address.isLoopbackAddress() || address.isAnyLocalAddress()
-          || hostAddresses.contains(dev.egressd.policy.IpAddress.of(address));
-      for (String name : List.of(ProxyServer.HTTP, SOCKS5, AdminListener.NAME)) {
-        InetSocketAddress listener;
-        try {
-          listener = server.address(name);
-        } catch (RuntimeException e) {
-          continue; // not bound
-        }
-        if (listener != null && local && listener.getPort() == parent.address().getPort()) {
-          return "upstream proxy " + parent + " is egressd's own " + name + " listener (" + listener
-              + "): every connection would loop; unset the variable for egressd or set upstream_proxy";
-        }
-      }
+      String name = List.of(ProxyServer.HTTP, SOCKS5, AdminListener.NAME).stream()
+          .filter(n -> config.telemetry().adminListen() != null || !n.equals(AdminListener.NAME))
+          .filter(n -> !n.equals(SOCKS5) || config.listeners().socksEnabled())
+          .filter(n -> server.address(n).getPort() == parent.address().getPort()).findFirst().orElse("proxy");
+      return "upstream proxy " + parent + " is egressd's own " + name + " listener (" + server.address(
+          name.equals("proxy") ? ProxyServer.HTTP : name) + "): every connection would loop; unset the variable for"
+          + " egressd or set upstream_proxy";
     }
     return null;
   }
