@@ -3,6 +3,7 @@ package dev.egressd.config;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,14 +20,29 @@ import java.util.function.UnaryOperator;
  * @param plain the parent for plain HTTP, or null
  * @param noProxy the {@code NO_PROXY} entries (trimmed, non-empty) of egressd's environment; empty with
  *     {@code upstream_proxy}
+ * @param caBundle {@code upstream_proxy_ca_bundle}: PEM roots trusted for an {@code https://} parent in addition to
+ *     the JDK's, or null
+ * @param parentResolves {@code upstream_resolution = "parent"}: names of connections through a parent are resolved
+ *     by the parent only, and egressd does not check their addresses
  */
-public record UpstreamSettings(Parent secure, Parent plain, List<String> noProxy) {
+public record UpstreamSettings(Parent secure, Parent plain, List<String> noProxy, Path caBundle,
+    boolean parentResolves) {
   /** Every connection direct. */
   public static final UpstreamSettings DIRECT = new UpstreamSettings(null, null, List.of());
 
   /** Copies the list. */
   public UpstreamSettings {
     noProxy = List.copyOf(noProxy);
+  }
+
+  /** Parents with no extra roots, names resolved by egressd. */
+  public UpstreamSettings(Parent secure, Parent plain, List<String> noProxy) {
+    this(secure, plain, noProxy, null, false);
+  }
+
+  /** These settings with {@code upstream_proxy_ca_bundle} and {@code upstream_resolution} applied. */
+  public UpstreamSettings with(Path caBundle, boolean parentResolves) {
+    return new UpstreamSettings(secure, plain, noProxy, caBundle, parentResolves);
   }
 
   /**

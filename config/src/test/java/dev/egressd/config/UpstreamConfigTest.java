@@ -3,6 +3,7 @@ package dev.egressd.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -53,6 +54,37 @@ class UpstreamConfigTest {
         + "upstream_proxy_password_env = \"NOPE\"\n", Map.of()))
         .isEqualTo("config.toml:5:1: network.upstream_proxy_password_env: environment variable NOPE is not set or"
             + " empty");
+  }
+
+  @Test
+  void upstreamResolutionParentIsAnOptInWithAWarningAndTheBundleIsRead() throws ConfigException {
+    DaemonConfig parent = parse("upstream_proxy = \"https://proxy.corp:3129\"\nupstream_resolution = \"parent\"\n"
+        + "upstream_proxy_ca_bundle = \"corp-roots.pem\"\n", Map.of());
+    assertThat(parent.upstream().parentResolves()).isTrue();
+    assertThat(parent.upstream().secure().tls()).isTrue();
+    assertThat(parent.upstream().caBundle()).isEqualTo(Path.of("corp-roots.pem")); // no file: as written
+    assertThat(parent.warnings()).singleElement().asString()
+        .startsWith("config.toml:4:1: network.upstream_resolution: upstream_resolution = \"parent\": names going"
+            + " through the parent proxy are not resolved by egressd");
+
+    DaemonConfig local = parse("upstream_proxy = \"http://proxy.corp:3128\"\nupstream_resolution = \"local\"\n",
+        Map.of());
+    assertThat(local.upstream().parentResolves()).isFalse();
+    assertThat(local.upstream().caBundle()).isNull();
+    assertThat(local.warnings()).isEmpty();
+    assertThat(parse("upstream_resolution = \"parent\"\n", Map.of()).warnings()).singleElement().asString()
+        .endsWith("upstream_resolution = \"parent\" has no effect: no parent proxy is set");
+  }
+
+  @Test
+  void upstreamResolutionTakesOnlyItsTwoValues() {
+    assertThat(problem("upstream_resolution = \"Parent\"\n", Map.of()))
+        .isEqualTo("config.toml:3:1: network.upstream_resolution: \"Parent\" is not a resolution (expected:"
+            + " \"local\" or \"parent\", in lower case)");
+    assertThat(problem("upstream_resolution = true\n", Map.of())).startsWith("config.toml:3:1:"
+        + " network.upstream_resolution:");
+    assertThat(problem("upstream_proxy_ca_bundle = 3\n", Map.of())).startsWith("config.toml:3:1:"
+        + " network.upstream_proxy_ca_bundle:");
   }
 
   @ParameterizedTest(name = "{0} -> secure {1}, plain {2}")

@@ -47,7 +47,8 @@ final class Announcement {
       out.println("egressd: upstream: https, CONNECT and SOCKS5 via " + (routes.secure() == null ? "direct"
           : routes.secure()) + "; plain http via " + (routes.plain() == null ? "direct" : routes.plain())
           + (config.upstream().noProxy().isEmpty() ? "" : "; direct for NO_PROXY "
-          + String.join(",", config.upstream().noProxy())) + (routes.blocksUdp() ? "; SOCKS5 UDP refused" : ""));
+          + String.join(",", config.upstream().noProxy())) + (routes.blocksUdp() ? "; SOCKS5 UDP refused" : "")
+          + (routes.parentResolves() ? "; names resolved by the parent, unchecked" : ""));
     }
     if (interception != null) {
       out.println("egressd: TLS interception on (" + (policy.mode().configName().equals("limited")

@@ -78,10 +78,10 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
 
   private static void write(AuditEvent event) {
     if (event instanceof AuditEvent.PolicyDecision d) {
-      log.info("decision={} reason={} source={} {}{}{}{}", d.decision().verdict().label(),
+      log.info("decision={} reason={} source={} {}{}{}{}{}", d.decision().verdict().label(),
           d.decision().reason().code(), d.decision().source().label(), describe(d.request()),
           d.decision().rule().map(r -> " rule=\"" + r.pattern().text() + "\"").orElse(""),
-          deciderReason(d.decision()), connection(d.request()));
+          deciderReason(d.decision()), viaParent(d), connection(d.request()));
     } else if (event instanceof AuditEvent.UpstreamFailed f) {
       log.info("upstream_failure cause={} {}{}", f.cause(), describe(f.request()), connection(f.request()));
     } else if (event instanceof AuditEvent.TunnelClosed t) {
@@ -94,6 +94,11 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
   private static String deciderReason(Decision decision) {
     return decision.reasonText().isEmpty() ? ""
         : " decider_reason=\"" + decision.reasonText().replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+
+  /** Only a parent route is named: direct is what every line without it means, as in the reference's lines. */
+  private static String viaParent(AuditEvent.PolicyDecision d) {
+    return d.decision().allowed() && d.route() == AuditEvent.Route.UPSTREAM_PROXY ? " route=upstream_proxy" : "";
   }
 
   /** Last on the line, so the reference's fields keep their places; joins the lines of one client connection. */

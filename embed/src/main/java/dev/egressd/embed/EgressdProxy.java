@@ -21,10 +21,13 @@ import dev.egressd.proxy.decider.Approvals;
 import dev.egressd.proxy.decider.DeciderStep;
 import dev.egressd.proxy.dns.SystemResolver;
 import dev.egressd.proxy.mitm.CaException;
+import dev.egressd.proxy.mitm.TlsImplementation;
+import dev.egressd.proxy.mitm.UpstreamTrust;
 import dev.egressd.proxy.socks5.Socks5Options;
 import dev.egressd.proxy.socks5.Socks5ProxyInitializer;
 import dev.egressd.proxy.tunnel.ParentProxy;
 import dev.egressd.proxy.tunnel.ProxyRoutes;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -98,23 +101,31 @@ public final class EgressdProxy implements AutoCloseable {
    * @throws StartException when a parent does not resolve, or is an {@code https://} proxy (not supported yet)
    */
   public static ProxyRoutes routesFor(UpstreamSettings upstream) throws StartException {
-    return new ProxyRoutes(parent(upstream.secure()), parent(upstream.plain()), upstream.noProxy());
+    SslContext[] tls = new SslContext[1];
+    return new ProxyRoutes(parent(upstream.secure(), upstream, tls), parent(upstream.plain(), upstream, tls),
+        upstream.noProxy(), upstream.parentResolves());
   }
 
-  private static ParentProxy parent(UpstreamSettings.Parent parent) throws StartException {
+  /** One parent; {@code tls} holds the TLS context once built, shared by both kinds of traffic. */
+  private static ParentProxy parent(UpstreamSettings.Parent parent, UpstreamSettings upstream, SslContext[] tls)
+      throws StartException {
     if (parent == null) {
       return null;
-    }
-    if (parent.tls()) {
-      throw new StartException("upstream proxy " + parent + ": https:// parent proxies are not supported yet; use"
-          + " an http:// one", null);
     }
     InetSocketAddress address = new InetSocketAddress(parent.host(), parent.port());
     if (address.isUnresolved()) {
       throw new StartException("upstream proxy " + parent + ": cannot resolve " + parent.host(), null);
     }
+    if (parent.tls() && tls[0] == null) {
+      try {
+        // The JDK's roots plus upstream_proxy_ca_bundle, as for origins: never trust-all.
+        tls[0] = UpstreamTrust.clientContext(upstream.caBundle(), TlsImplementation.JDK);
+      } catch (CaException e) {
+        throw new StartException("upstream_proxy_ca_bundle: " + e.getMessage(), e);
+      }
+    }
     return new ParentProxy(address, parent.username(), parent.username() == null ? null : parent.password(),
-        parent.toString());
+        parent.toString(), parent.tls() ? tls[0] : null);
   }
 
   /**

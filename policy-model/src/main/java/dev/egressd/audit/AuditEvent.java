@@ -19,13 +19,39 @@ public sealed interface AuditEvent {
    * @param timestamp when the decision was made
    * @param request what was asked
    * @param decision what was decided
+   * @param route for an allow, how the connection leaves egressd; null when not known (a refusal, {@code check})
    */
-  record PolicyDecision(Instant timestamp, AccessRequest request, Decision decision) implements AuditEvent {
+  record PolicyDecision(Instant timestamp, AccessRequest request, Decision decision, Route route)
+      implements AuditEvent {
     /** Null checks only. */
     public PolicyDecision {
       Objects.requireNonNull(timestamp, "timestamp");
       Objects.requireNonNull(request, "request");
       Objects.requireNonNull(decision, "decision");
+    }
+
+    /** A decision without a route. */
+    public PolicyDecision(Instant timestamp, AccessRequest request, Decision decision) {
+      this(timestamp, request, decision, null);
+    }
+  }
+
+  /** How an allowed connection leaves egressd: the {@code network.route} audit attribute. */
+  enum Route {
+    /** Straight to the destination. */
+    DIRECT("direct"),
+    /** Through a parent proxy. */
+    UPSTREAM_PROXY("upstream_proxy");
+
+    private final String label;
+
+    Route(String label) {
+      this.label = label;
+    }
+
+    /** The attribute value. */
+    public String label() {
+      return label;
     }
   }
 

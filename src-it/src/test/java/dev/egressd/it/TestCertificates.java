@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -44,6 +45,27 @@ record TestCertificates(Path caPem, Path serverKeyStore, SSLContext server, SSLC
     }
     return instance;
   }
+  /**
+   * Writes the server certificate chain and its private key as PEM, for servers that do not read PKCS #12 (Squid's
+   * {@code tls-cert=} and {@code tls-key=}).
+   */
+  void writeServerPem(Path certificate, Path key) throws IOException, GeneralSecurityException {
+    KeyStore keys = KeyStore.getInstance("PKCS12");
+    try (InputStream in = Files.newInputStream(serverKeyStore)) {
+      keys.load(in, PASSWORD.toCharArray());
+    }
+    java.util.Base64.Encoder pem = java.util.Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII));
+    StringBuilder chain = new StringBuilder();
+    for (Certificate c : keys.getCertificateChain("origin")) {
+      chain.append("-----BEGIN CERTIFICATE-----\n").append(pem.encodeToString(c.getEncoded()))
+          .append("\n-----END CERTIFICATE-----\n");
+    }
+    Files.writeString(certificate, chain);
+    java.security.Key privateKey = keys.getKey("origin", PASSWORD.toCharArray());
+    Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n" + pem.encodeToString(privateKey.getEncoded())
+        + "\n-----END PRIVATE KEY-----\n");
+  }
+
 
   /**
    * A second, unrelated CA ({@link #caPem()}) and a server certificate it signed for the same names as

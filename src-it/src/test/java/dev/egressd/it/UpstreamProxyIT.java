@@ -10,6 +10,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,6 +33,9 @@ class UpstreamProxyIT {
       denied_domains = ["denied.test"]
       allow_local_binding = true
       """;
+  /** Loopback destinations refused, and a name only the parent can resolve allowed. */
+  private static final String STRICT = POLICY.replace("allow_local_binding = true", "allow_local_binding = false")
+      .replace("\"cli.test\"]", "\"cli.test\", \"" + SquidParent.PARENT_ONLY + "\"]");
   private static final int TWENTY_MIB = 20 * 1024 * 1024;
 
   @RegisterExtension
@@ -62,7 +66,12 @@ class UpstreamProxyIT {
   /** Squid, then egressd with {@code config} ({@code %s} is Squid's URL) and these variables in its environment. */
   private void start(boolean authenticated, String config, Map<String, String> environment, String... args)
       throws Exception {
-    squid = SquidParent.start(authenticated);
+    start(authenticated, false, config, environment, args);
+  }
+
+  private void start(boolean authenticated, boolean tls, String config, Map<String, String> environment,
+      String... args) throws Exception {
+    squid = SquidParent.start(authenticated, tls);
     Daemon daemon = Daemon.withConfig(config.formatted(squid.url())).withArgs(args);
     for (Map.Entry<String, String> variable : environment.entrySet()) {
       daemon = daemon.withEnvironment(variable.getKey(), variable.getValue().formatted(squid.url()));
@@ -248,6 +257,112 @@ class UpstreamProxyIT {
       assertThat(reply.status()).isEqualTo(Status.COMMAND_NOT_SUPPORTED);
     }
     assertThat(egressd.awaitStderr("UDP ASSOCIATE", "which cannot carry UDP")).isNotNull();
+  }
+
+  @Test
+  void plainHttpToManyHostsKeepsOneParentConnectionAndTheAuditNamesEachRoute(@TempDir Path dir) throws Exception {
+    Path audit = dir.resolve("audit.jsonl");
+    start(false, POLICY, Map.of("HTTP_PROXY", "%s", "NO_PROXY", "cli.test"), "--audit-file", audit.toString());
+    // One curl, one client connection: three destinations, two through the parent, one direct (NO_PROXY).
+    ProcessResult curl = Curl.run("-x", egressd.url(), "-w", "%{http_code} %{num_connects}\n",
+        "-o", "/dev/null", origin.url("allowed.test", "/one"), "-o", "/dev/null", origin.url("other.test", "/two"),
+        "-o", "/dev/null", origin.url("allowed.test", "/three"));
+    assertThat(curl.stdout().lines()).as("%s", curl).containsExactly("200 1", "200 0", "200 0");
+    assertThat(squid.awaitAccess("/three")).as(squid.accessLog()).isTrue();
+    assertThat(squid.clientPorts("/one")).hasSize(1);
+    assertThat(squid.clientPorts("/two")).as("the same parent connection carried both hosts: %s", squid.accessLog())
+        .isEqualTo(squid.clientPorts("/one")).isEqualTo(squid.clientPorts("/three"));
+
+    assertThat(Curl.fetch("-x", egressd.url(), origin.url("cli.test", "/direct")).reply().status()).isEqualTo(200);
+    assertThat(Curl.fetch("-x", egressd.url(), origin.url("denied.test", "/")).reply().status()).isEqualTo(403);
+    assertThat(egressd.awaitStderr("decision=allow", "host=other.test", "route=upstream_proxy")).isNotNull();
+    assertThat(egressd.awaitStderr("decision=deny", "host=denied.test")).doesNotContain("route=");
+    egressd.stop();
+    List<String> lines = Files.readAllLines(audit);
+    assertThat(lines).filteredOn(l -> l.contains("\"server.address\":\"allowed.test\"")).hasSize(2)
+        .allMatch(l -> l.contains("\"network.route\":\"upstream_proxy\""));
+    assertThat(lines).filteredOn(l -> l.contains("\"server.address\":\"cli.test\"")).singleElement()
+        .asString().contains("\"network.route\":\"direct\"");
+    assertThat(lines).filteredOn(l -> l.contains("\"server.address\":\"denied.test\"")).singleElement()
+        .asString().doesNotContain("network.route");
+  }
+
+  @Test
+  void anHttpsParentIsVerifiedAgainstTheCaBundleAndCarriesEveryKindOfTraffic() throws Exception {
+    start(false, true, withParent("upstream_proxy_ca_bundle = '" + TestCertificates.get().caPem() + "'\n"),
+        Map.of());
+    assertThat(squid.url()).startsWith("https://");
+    assertThat(egressd.awaitStdout("egressd: upstream: https, CONNECT and SOCKS5 via " + squid.url())).isNotNull();
+    Curl.Result plain = Curl.fetch("-x", egressd.url(), origin.url("allowed.test", "/over-tls-parent"));
+    assertThat(plain.reply().status()).as("%s", plain).isEqualTo(200);
+    assertThat(plain.reply().text()).isEqualTo("origin saw GET /over-tls-parent body=0\n");
+    Curl.Result tunnel = Curl.fetch("-x", egressd.url(), "--cacert", TestCertificates.get().caPem().toString(),
+        tlsOrigin.url("allowed.test", "/tls-in-tls"));
+    assertThat(tunnel.reply().status()).as("%s", tunnel).isEqualTo(200);
+    Curl.Result socks = Curl.fetch("--socks5-hostname", "127.0.0.1:" + egressd.socksPort(),
+        origin.url("cli.test", "/socks-over-tls-parent"));
+    assertThat(socks.reply().status()).as("%s", socks).isEqualTo(200);
+    assertThat(squid.awaitAccess("GET http://allowed.test:" + origin.port() + "/over-tls-parent")).isTrue();
+    assertThat(squid.awaitAccess("CONNECT allowed.test:" + tlsOrigin.port())).isTrue();
+    assertThat(squid.awaitAccess("CONNECT cli.test:" + origin.port())).as(squid.accessLog()).isTrue();
+  }
+
+  @Test
+  void anHttpsParentWhoseCertificateIsNotTrustedIsRefusedNeverTrustedAnyway() throws Exception {
+    start(false, true, withParent(""), Map.of());
+    HttpReply tunnel = connect("allowed.test");
+    assertThat(tunnel.status()).as("%s", tunnel).isEqualTo(502);
+    assertThat(tunnel.header("x-proxy-error")).isEqualTo("upstream-proxy-unreachable");
+    assertThat(tunnel.text()).contains("TLS to the parent failed");
+    Curl.Result plain = Curl.fetch("-x", egressd.url(), origin.url("allowed.test", "/"));
+    assertThat(plain.reply().status()).isEqualTo(502);
+    assertThat(plain.reply().header("x-proxy-error")).isEqualTo("upstream-proxy-unreachable");
+    assertThat(plain.reply().text()).contains("TLS to the parent failed");
+    assertThat(origin.requestCount()).isZero();
+    assertThat(squid.accessLog()).doesNotContain("allowed.test");
+  }
+
+  @Test
+  void aCaBundleThatCannotBeReadStopsTheStart(@TempDir Path dir) throws Exception {
+    Path config = Files.writeString(dir.resolve("config.toml"), POLICY
+        + "upstream_proxy = \"https://127.0.0.1:1\"\nupstream_proxy_ca_bundle = \"missing.pem\"\n");
+    ProcessResult refused = Egressd.cli(Map.of(), "run", "--config", config.toString(), "--listen", "127.0.0.1:0",
+        "--socks-listen", "127.0.0.1:0");
+    assertThat(refused.exitCode()).as("%s", refused).isEqualTo(2);
+    assertThat(refused.stderr()).contains("upstream_proxy_ca_bundle").contains("missing.pem");
+  }
+
+  @Test
+  void namesAreResolvedAndCheckedByEgressdBeforeTheParentSeesThem() throws Exception {
+    // allowed.test resolves to loopback: without allow_local_binding egressd refuses it, and Squid never hears of it.
+    start(false, STRICT + "upstream_proxy = \"%s\"\n", Map.of());
+    Curl.Result local = Curl.fetch("-x", egressd.url(), origin.url("allowed.test", "/"));
+    assertThat(local.reply().status()).isEqualTo(403);
+    assertThat(local.reply().text()).contains("not_allowed_local");
+    Curl.Result unknown = Curl.fetch("-x", egressd.url(), origin.url(SquidParent.PARENT_ONLY, "/"));
+    assertThat(unknown.reply().status()).as("%s", unknown).isEqualTo(502);
+    assertThat(unknown.reply().header("x-proxy-error")).isEqualTo("dns-failure");
+    assertThat(squid.accessLog()).doesNotContain("allowed.test").doesNotContain(SquidParent.PARENT_ONLY);
+  }
+
+  @Test
+  void upstreamResolutionParentLeavesNamesToTheParentWithAWarning() throws Exception {
+    start(false, STRICT + "upstream_proxy = \"%s\"\nupstream_resolution = \"parent\"\n", Map.of());
+    assertThat(egressd.awaitStderr("upstream_resolution = \"parent\": names going through the parent proxy are not"
+        + " resolved by egressd")).isNotNull();
+    assertThat(egressd.awaitStdout("names resolved by the parent, unchecked")).isNotNull();
+    // The consequence, as docs/security.md says: the parent resolved this name to loopback, and egressd could not see.
+    Curl.Result named = Curl.fetch("-x", egressd.url(), origin.url(SquidParent.PARENT_ONLY, "/parent-resolved"));
+    assertThat(named.reply().status()).as("%s", named).isEqualTo(200);
+    assertThat(squid.awaitAccess("GET http://" + SquidParent.PARENT_ONLY)).isTrue();
+    Curl.Result tunnel = Curl.fetch("-p", "-x", egressd.url(), origin.url(SquidParent.PARENT_ONLY, "/tunnel"));
+    assertThat(tunnel.reply().status()).as("%s", tunnel).isEqualTo(200);
+    // Policy still decides first: a destination no rule allows never reaches the parent.
+    Curl.Result literal = Curl.fetch("-x", egressd.url(), "http://127.0.0.1:" + origin.port() + "/");
+    assertThat(literal.reply().status()).isEqualTo(403);
+    assertThat(literal.reply().text()).contains("not_allowed");
+    assertThat(squid.accessLog()).doesNotContain("127.0.0.1:" + origin.port());
+    assertThat(origin.requests()).extracting(RecordedRequest::target).containsExactly("/parent-resolved", "/tunnel");
   }
 
   @Test

@@ -46,6 +46,9 @@ public final class AuditAttributes {
     attributes.put("http.request.method", request.method() == null ? "none" : request.method());
     attributes.put("client.address", request.client());
     attributes.put("network.policy.override", decision.overridden());
+    if (decision.allowed() && event.route() != null) {
+      attributes.put("network.route", event.route().label());
+    }
     if (request.connectionId() != AccessRequest.NO_CONNECTION) {
       attributes.put(CONNECTION_ID, request.connectionId()); // an egressd extension: joins one connection's events
     }

@@ -125,6 +125,23 @@ class AuditAttributesTest {
   }
 
   @Test
+  void theRouteIsNamedOnAllowsOnlyAfterTheConnectionId() {
+    AccessRequest request = request("a.example:1", Protocol.HTTPS_CONNECT, null);
+    Map<String, Object> viaParent = AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, Events.allow(),
+        AuditEvent.Route.UPSTREAM_PROXY), EVENT, AuditMetadata.NONE);
+    assertThat(viaParent).containsEntry("network.route", "upstream_proxy");
+    assertThat(List.copyOf(viaParent.keySet()).indexOf("network.route"))
+        .isEqualTo(List.copyOf(viaParent.keySet()).indexOf("network.policy.override") + 1);
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, Events.allow(),
+        AuditEvent.Route.DIRECT), EVENT, AuditMetadata.NONE)).containsEntry("network.route", "direct");
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, Decision.deny(Reason.DENIED,
+        PolicySource.BASELINE_POLICY, null, ""), AuditEvent.Route.UPSTREAM_PROXY), EVENT, AuditMetadata.NONE))
+        .doesNotContainKey("network.route");
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, Events.allow()), EVENT,
+        AuditMetadata.NONE)).doesNotContainKey("network.route");
+  }
+
+  @Test
   void protocolLabelsAreTheReferences() {
     assertThat(Stream.of(Protocol.values()).map(p -> AuditAttributes.of(new AuditEvent.PolicyDecision(AT,
         request("a.example:1", p, null), Events.allow()), EVENT, AuditMetadata.NONE)

@@ -132,7 +132,17 @@ public final class ConfigAssembler {
       upstream = new UpstreamSettings(withCredentials.apply(upstream.secure()), withCredentials.apply(upstream.plain()),
           upstream.noProxy());
     }
-    return upstream;
+    Path bundle = merged.setting("upstream_proxy_ca_bundle", String.class).map(b -> resolve(b.value())).orElse(null);
+    Optional<Located<String>> resolution = merged.setting("upstream_resolution", String.class);
+    boolean parentResolves = resolution.map(r -> r.value().equals("parent")).orElse(false);
+    if (parentResolves && !upstream.direct()) {
+      diagnostics.warn(resolution.get(), "upstream_resolution = \"parent\": names going through the parent proxy"
+          + " are not resolved by egressd, so a name that resolves to a loopback, private or link-local address is"
+          + " not refused; only the parent's own rules stand between it and the internal network");
+    } else if (parentResolves) {
+      diagnostics.warn(resolution.get(), "upstream_resolution = \"parent\" has no effect: no parent proxy is set");
+    }
+    return upstream.with(bundle, parentResolves);
   }
 
   private TelemetrySettings telemetry() {

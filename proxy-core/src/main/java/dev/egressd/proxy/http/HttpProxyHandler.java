@@ -199,12 +199,13 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
 
   private void sendRequest(HttpRequest request, RequestTarget target) {
     boolean expectsContinue = HttpMessages.prepareRequestHead(request, target, current.upgrade());
-    Dialer.Connection.Forward forward = origin.forward();
-    if (forward != null) {
+    Dialer.Connection open = origin.open();
+    if (open.forwarding()) {
       // A forwarding parent proxy takes the absolute form, and its credentials (never the client's).
       request.setUri("http://" + HttpMessages.hostHeader(target.destination()) + target.originForm());
-      if (forward.authorization() != null) {
-        request.headers().set(HttpHeaderNames.PROXY_AUTHORIZATION, forward.authorization());
+      String authorization = open.parent().authorization();
+      if (authorization != null) {
+        request.headers().set(HttpHeaderNames.PROXY_AUTHORIZATION, authorization);
       }
     }
     if (expectsContinue) {

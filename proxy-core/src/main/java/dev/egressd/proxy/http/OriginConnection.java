@@ -4,6 +4,7 @@ import dev.egressd.policy.Destination;
 import dev.egressd.proxy.PipelineNames;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.tunnel.Dialer;
+import dev.egressd.proxy.tunnel.ParentProxy;
 import dev.egressd.proxy.tunnel.TunnelEstablisher;
 import dev.egressd.proxy.tunnel.UpstreamException;
 import dev.egressd.proxy.tunnel.UpstreamFailure;
@@ -14,11 +15,11 @@ import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import java.util.Objects;
 
 /**
  * The origin side of the forwarded requests of one client connection: at most one open connection, kept alive for
- * the next request only when that request goes to the same destination and the connection's address passed that
- * request's vetting too. Owned by one {@link HttpProxyHandler}, on its event loop.
+ * the next request only when it may carry that request ({@link #reusableFor}). Owned by one {@link HttpProxyHandler}, on its event loop.
  */
 final class OriginConnection {
   private final TunnelEstablisher establisher;
@@ -39,15 +40,27 @@ final class OriginConnection {
     return open == null ? null : open.channel();
   }
 
-  /** How requests go on the open connection when it is to a forwarding parent proxy, or null. */
-  Dialer.Connection.Forward forward() {
-    return open == null ? null : open.forward();
+  /** The open connection, or null. */
+  Dialer.Connection open() {
+    return open;
   }
 
-  /** Whether the open connection may carry a request to {@code target}, which {@code approved} vetted. */
+  /**
+   * Whether the open connection may carry a request to {@code target}, which {@code approved} vetted: one to a
+   * forwarding parent when this request is routed through that same parent, whatever its destination (the parent
+   * opens its own); any other when it goes to the same destination the same way (directly at an address that passed
+   * this vetting too, or through the same parent's {@code CONNECT}).
+   */
   boolean reusableFor(Destination target, Vetting.Approved approved) {
-    return open != null && reusable && open.channel().isActive() && target.equals(destination)
-        && approved.addresses().contains(open.address());
+    if (open == null || !reusable || !open.channel().isActive()) {
+      return false;
+    }
+    ParentProxy parent = establisher.parentFor(approved);
+    if (open.forwarding()) {
+      return open.parent().equals(parent);
+    }
+    return target.equals(destination) && Objects.equals(open.parent(), parent)
+        && (parent != null || approved.addresses().contains(open.address()));
   }
 
   /** Whether the open connection may stay open for the next request, once the current response ends. */

@@ -21,6 +21,7 @@ public final class ProxyRoutes {
   private final ParentProxy secure;
   private final ParentProxy plain;
   private final boolean noProxyAll;
+  private final boolean parentResolves;
   private final List<String> noProxyNames = new ArrayList<>();
   private final List<CidrBlock> noProxyBlocks = new ArrayList<>();
 
@@ -32,8 +33,19 @@ public final class ProxyRoutes {
    *     are ignored
    */
   public ProxyRoutes(ParentProxy secure, ParentProxy plain, List<String> noProxy) {
+    this(secure, plain, noProxy, false);
+  }
+
+  /**
+   * As {@link #ProxyRoutes(ParentProxy, ParentProxy, List)}.
+   *
+   * @param parentResolves {@code upstream_resolution = "parent"}: names of connections through a parent are resolved
+   *     by the parent only, so egressd cannot refuse one that resolves to a local address
+   */
+  public ProxyRoutes(ParentProxy secure, ParentProxy plain, List<String> noProxy, boolean parentResolves) {
     this.secure = secure;
     this.plain = plain;
+    this.parentResolves = parentResolves && (secure != null || plain != null);
     boolean all = false;
     for (String raw : noProxy) {
       String entry = raw.trim().toLowerCase(Locale.ROOT);
@@ -66,6 +78,11 @@ public final class ProxyRoutes {
   /** True when no connection goes through a parent. */
   public boolean direct() {
     return secure == null && plain == null;
+  }
+
+  /** Whether names of connections through a parent are left to the parent to resolve. */
+  public boolean parentResolves() {
+    return parentResolves;
   }
 
   /** The parent for secure targets, or null. */

@@ -111,6 +111,12 @@ public final class TunnelEstablisher {
         finish(result, new Vetting.Refused(request, decision));
         return;
       }
+      if (dialer.parentResolves(request)) {
+        // upstream_resolution = "parent": the operator chose to let the parent resolve (and so to forgo the local
+        // check of the answers); the name is still decided, only its addresses go unvetted.
+        finish(result, approve(engine, request, decision, List.of()));
+        return;
+      }
       connector.addresses(engine, request.destination().host(), executor).addListener(lookup -> {
         if (lookup.isSuccess()) {
           @SuppressWarnings("unchecked")
@@ -224,6 +230,11 @@ public final class TunnelEstablisher {
     });
   }
 
+  /** The parent proxy {@code target} goes through, or null for a direct connection. */
+  public ParentProxy parentFor(Vetting.Approved target) {
+    return dialer.parentFor(target);
+  }
+
   /** Records a decision made outside {@link #vet}: a malformed or unsupported request, a host mismatch. */
   public void recordDecision(AccessRequest request, Decision decision) {
     audit().record(new AuditEvent.PolicyDecision(connector.clock().instant(), request, decision));
@@ -240,7 +251,7 @@ public final class TunnelEstablisher {
   }
 
   private Vetting approve(PolicyEngine engine, AccessRequest request, Decision allowed, List<IpAddress> addresses) {
-    Decision vetted = engine.vet(request, allowed, addresses, connector.loopGuard());
+    Decision vetted = addresses.isEmpty() ? allowed : engine.vet(request, allowed, addresses, connector.loopGuard());
     if (!vetted.allowed()) {
       return new Vetting.Refused(request, vetted);
     }
@@ -265,7 +276,9 @@ public final class TunnelEstablisher {
     if (vetting instanceof Vetting.Refused refused) {
       recordDecision(vetting.request(), refused.decision());
     } else if (vetting instanceof Vetting.Approved approved) {
-      recordDecision(vetting.request(), approved.decision());
+      audit().record(new AuditEvent.PolicyDecision(connector.clock().instant(), approved.request(),
+          approved.decision(), dialer.parentFor(approved) == null ? AuditEvent.Route.DIRECT
+          : AuditEvent.Route.UPSTREAM_PROXY));
     } else {
       recordFailure(vetting.request(), ((Vetting.Unresolved) vetting).failure());
     }
