@@ -76,6 +76,7 @@ public final class Report {
         + "alternating between targets.\n\n");
     abTable();
     throughputTable();
+    chainedTable();
     mitmTable();
     resourceTable();
     jmhTable(jmh);
@@ -167,6 +168,29 @@ public final class Report {
       }
       out.append(".\n\n");
     }
+  }
+
+  /** Scenario 10: what the hop through egressd costs in front of a parent proxy (egressd -> Squid vs Squid alone). */
+  private void chainedTable() {
+    if (median("chained_tls_bulk", "egressd-chained", "MiB/s") == null
+        && median("chained_newconn", "egressd-chained", "conn/s") == null) {
+      return;
+    }
+    out.append("### (10) Chained: egressd -> Squid against Squid alone\n\n");
+    out.append("| Scenario | Metric | squid alone | egressd -> squid | chained/squid |\n|---|---|---:|---:|---:|\n");
+    String[][] rows = {
+        {"(10) CONNECT bulk, 1 GiB over TLS", "chained_tls_bulk", "MiB/s"},
+        {"(10) CONNECT bulk: CPU of the measured target", "chained_tls_bulk", "CPU ms/GiB"},
+        {"(10) new connection per request (CONNECT + GET)", "chained_newconn", "conn/s"},
+        {"(10) new connection latency p99", "chained_newconn", "p99 ms"}};
+    for (String[] r : rows) {
+      Double alone = median(r[1], "squid", r[2]);
+      Double chained = median(r[1], "egressd-chained", r[2]);
+      out.append("| ").append(r[0]).append(" | ").append(r[2]).append(" | ").append(fmt(alone)).append(" | ")
+          .append(fmt(chained)).append(" | ").append(alone == null || chained == null || alone == 0 ? ""
+              : String.format(Locale.ROOT, "%.2fx", chained / alone)).append(" |\n");
+    }
+    out.append("\nThe chained CPU row counts egressd's process only; Squid's own cost is the Squid-alone row.\n\n");
   }
 
   private void row(String title, String scenario, String metric, boolean higherBetter) {

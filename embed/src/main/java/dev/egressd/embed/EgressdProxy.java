@@ -98,7 +98,7 @@ public final class EgressdProxy implements AutoCloseable {
   /**
    * The parent proxies for {@code upstream}: each parent's name resolved once, here.
    *
-   * @throws StartException when a parent does not resolve, or is an {@code https://} proxy (not supported yet)
+   * @throws StartException when a parent does not resolve, or its {@code upstream_proxy_ca_bundle} cannot be read
    */
   public static ProxyRoutes routesFor(UpstreamSettings upstream) throws StartException {
     SslContext[] tls = new SslContext[1];

@@ -124,6 +124,57 @@ class TunnelEstablisherTest {
   }
 
   @Test
+  void aDirectAllowIsAuditedWithTheDirectRoute() {
+    establish(establisher(TestPolicies.standard(), DecisionStep.ENGINE, connecting, null), connect("allowed.test:443"));
+
+    assertThat(audit.events().get(0)).isInstanceOfSatisfying(AuditEvent.PolicyDecision.class,
+        d -> assertThat(d.route()).isEqualTo(AuditEvent.Route.DIRECT));
+  }
+
+  @Test
+  void aNameLeftToTheParentIsNeitherLookedUpNorVettedAndIsAuditedAsGoingThroughIt() {
+    ParentProxy parent = new ParentProxy(new InetSocketAddress("127.0.0.1", 3128), null, null, "parent");
+    Dialer viaParent = new Dialer() {
+      @Override
+      public io.netty.util.concurrent.Future<Connection> dial(Vetting.Approved target, io.netty.channel.EventLoop loop,
+          io.netty.channel.ChannelHandler initializer) {
+        dialled.add(target);
+        EmbeddedChannel upstream = new EmbeddedChannel(initializer);
+        upstreams.add(upstream);
+        return loop.newSucceededFuture(new Connection(upstream, dev.egressd.policy.IpAddress.of(
+            parent.address().getAddress()), parent, false));
+      }
+
+      @Override
+      public ParentProxy parentFor(Vetting.Approved target) {
+        return parent;
+      }
+
+      @Override
+      public boolean parentResolves(AccessRequest request) {
+        return true;
+      }
+    };
+    // b.allowed.test is allowed and has no answer here: only the parent could resolve it.
+    establish(establisher(TestPolicies.standard(), DecisionStep.ENGINE, viaParent, null),
+        connect("b.allowed.test:443"));
+
+    assertThat(responder.calls).containsExactly("success");
+    assertThat(resolver.lookups()).isEmpty();
+    assertThat(dialled).singleElement().satisfies(t -> assertThat(t.addresses()).isEmpty());
+    assertThat(audit.events().get(0)).isInstanceOfSatisfying(AuditEvent.PolicyDecision.class, d -> {
+      assertThat(d.decision().allowed()).isTrue();
+      assertThat(d.route()).isEqualTo(AuditEvent.Route.UPSTREAM_PROXY);
+    });
+
+    // A refused name is still refused first, and not handed to the parent.
+    responder.calls.clear();
+    establish(establisher(TestPolicies.standard(), DecisionStep.ENGINE, viaParent, null), connect("unknown.test:443"));
+    assertThat(responder.calls).containsExactly("refused not_allowed");
+    assertThat(dialled).hasSize(1);
+  }
+
+  @Test
   void failedDialIsClassifiedAndAuditedOnceAfterTheDecision() {
     establish(establisher(TestPolicies.standard(), DecisionStep.ENGINE, refusing, null), connect("allowed.test:443"));
 
