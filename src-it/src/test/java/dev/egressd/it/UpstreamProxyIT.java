@@ -366,6 +366,37 @@ class UpstreamProxyIT {
   }
 
   @Test
+  void aReloadAppliesANewParentAndRejectsABadOne() throws Exception {
+    start(false, withParent(""), Map.of());
+    Path config = egressd.configDirectory().resolve("egressd.toml");
+    assertThat(Curl.fetch("-x", egressd.url(), origin.url("allowed.test", "/first")).reply().status()).isEqualTo(200);
+    assertThat(squid.awaitAccess("/first")).isTrue();
+
+    Files.writeString(config, POLICY + "upstream_proxy = \"socks5://127.0.0.1:1080\"\n");
+    hangUp();
+    assertThat(egressd.awaitStderr("rejected; the running policy stays")).isNotNull();
+    assertThat(egressd.awaitStderr("network.upstream_proxy: non-http proxy protocol")).isNotNull();
+    assertThat(Curl.fetch("-x", egressd.url(), origin.url("allowed.test", "/second")).reply().status())
+        .isEqualTo(200);
+    assertThat(squid.awaitAccess("/second")).as("the running parent stays").isTrue();
+
+    Files.writeString(config, POLICY);
+    hangUp();
+    assertThat(egressd.awaitStderr("reload (SIGHUP): policy from")).isNotNull();
+    assertThat(Curl.fetch("-x", egressd.url(), origin.url("allowed.test", "/third")).reply().status())
+        .isEqualTo(200);
+    assertThat(origin.requests()).extracting(RecordedRequest::target).containsExactly("/first", "/second", "/third");
+    // Squid adds Via to what it forwards: the first two came through it, the third did not.
+    assertThat(origin.requests()).extracting(r -> r.header("via") != null).containsExactly(true, true, false);
+    assertThat(squid.accessLog()).as("direct after the reload").doesNotContain("/third");
+  }
+
+  private void hangUp() throws Exception {
+    Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(egressd.process().pid())).start();
+    assertThat(kill.waitFor()).isZero();
+  }
+
+  @Test
   void aParentThatIsEgressdItselfStopsTheStart() throws Exception {
     int port;
     try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
