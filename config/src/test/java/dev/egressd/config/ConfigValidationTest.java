@@ -41,7 +41,8 @@ class ConfigValidationTest {
         row("unknown domain action", "domains = { \"a.com\" = \"allowed\" }",
             "2:13: network.domains.\"a.com\": \"allowed\" is not one of \"allow\", \"ask\", \"deny\", \"none\""),
         row("domain action as a boolean", "domains = { \"a.com\" = true }",
-            "2:13: network.domains.\"a.com\": expected \"allow\", \"ask\", \"deny\" or \"none\", found a boolean"),
+            "2:13: network.domains.\"a.com\": expected \"allow\", \"ask\", \"deny\", \"none\" or a table with action,"
+                + " found a boolean"),
         row("ask for a unix socket", "unix_sockets = { \"/tmp/a.sock\" = \"ask\" }",
             "2:18: network.unix_sockets.\"/tmp/a.sock\": \"ask\" is not one of \"allow\", \"deny\", \"none\""),
         row("unix socket action as a boolean", "unix_sockets = { \"/tmp/a.sock\" = true }",

@@ -34,6 +34,16 @@ final class Announcement {
     }
     out.println("egressd: policy from " + policy.scope() + ": " + policy.rules().size() + " rules, mode "
         + policy.mode().configName() + ", allow_local_binding " + policy.allowLocalBinding());
+    if (policy.report()) {
+      out.println("egressd: REPORT MODE: the policy is NOT enforced: requests it refuses are let through and"
+          + " audited with egressd.would_deny = true (local addresses, egressd itself and malformed requests are"
+          + " still refused)");
+    }
+    long reportedRules = policy.rules().stream().filter(r -> Boolean.TRUE.equals(r.metadata().report())).count();
+    if (reportedRules > 0) {
+      out.println("egressd: " + reportedRules + (reportedRules == 1 ? " rule" : " rules") + " with report = true:"
+          + " their refusals are let through and audited with egressd.would_deny = true");
+    }
     SocksCredentials credentials = config.listeners().socksCredentials();
     String reference = credentials == null ? null
         : credentials.username() + ":${" + credentials.passwordVariable() + "}";

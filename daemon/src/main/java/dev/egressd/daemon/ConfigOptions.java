@@ -37,6 +37,11 @@ final class ConfigOptions {
   @Option(names = "--mode", paramLabel = "MODE", description = "Override the mode: full or limited.")
   String mode;
 
+  @Option(names = "--report", description = "Report mode (enforcement = \"report\"): requests the policy refuses"
+      + " are let through and audited with egressd.would_deny = true. Never malformed requests, local addresses or"
+      + " egressd itself.")
+  boolean report;
+
   @Option(names = "--listen", paramLabel = "ADDR",
       description = "Override the HTTP listener, e.g. 127.0.0.1:3128 (port 0 picks a free port).")
   String listen;
@@ -88,7 +93,7 @@ final class ConfigOptions {
   }
 
   private DaemonConfig applyOverrides(DaemonConfig base, boolean commandLineOnly) throws ConfigException {
-    if (allow.isEmpty() && deny.isEmpty() && mode == null && listen == null && socksListen == null) {
+    if (allow.isEmpty() && deny.isEmpty() && mode == null && listen == null && socksListen == null && !report) {
       return base;
     }
     List<String> warnings = new ArrayList<>(commandLineOnly ? List.of() : base.warnings());
@@ -102,6 +107,9 @@ final class ConfigOptions {
     }
     for (String pattern : deny) {
       addRule(builder, pattern, Rule.Action.DENY, "--deny", problems);
+    }
+    if (report) {
+      builder.report(true);
     }
     if (mode != null) {
       try {

@@ -2,6 +2,8 @@ package dev.egressd.embed;
 
 import dev.egressd.audit.AuditSink;
 import dev.egressd.audit.otel.AuditMetadata;
+import dev.egressd.audit.JsonText;
+import dev.egressd.audit.otel.RuleHits;
 import dev.egressd.audit.otel.Telemetry;
 import dev.egressd.config.ConfigLoader;
 import dev.egressd.config.DaemonConfig;
@@ -12,6 +14,7 @@ import dev.egressd.config.TelemetrySettings;
 import dev.egressd.config.UpstreamSettings;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.PolicyDecider;
+import dev.egressd.policy.Rule;
 import dev.egressd.proxy.InterfaceAddresses;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.ProxyServer;
@@ -443,7 +446,7 @@ public final class EgressdProxy implements AutoCloseable {
         }
       }
       if (effective.telemetry().adminListen() != null) {
-        listeners.add(AdminListener.at(effective.telemetry().adminListen(), adminEndpoints(telemetry, accepting),
+        listeners.add(AdminListener.at(effective.telemetry().adminListen(), adminEndpoints(telemetry, accepting, live),
             approvalToken == null ? null : new AdminListener.ApprovalControl(approvals, approvalToken)));
       }
       ProxyServer server;
@@ -524,8 +527,27 @@ public final class EgressdProxy implements AutoCloseable {
       telemetry.close();
     }
 
-    private static AdminEndpoints adminEndpoints(Telemetry telemetry, AtomicBoolean accepting) {
+    private static AdminEndpoints adminEndpoints(Telemetry telemetry, AtomicBoolean accepting, LivePolicy live) {
       return new AdminEndpoints() {
+        @Override
+        public byte[] rules() {
+          StringBuilder json = new StringBuilder("{\"scope\":").append(JsonText.quote(live.current().scope()))
+              .append(",\"enforcement\":\"").append(live.current().report() ? "report" : "enforce")
+              .append("\",\"rules\":[");
+          String separator = "";
+          for (Rule rule : live.current().rules()) {
+            RuleHits.Hit hit = telemetry.ruleHits().of(rule);
+            json.append(separator).append("{\"rule\":").append(JsonText.quote(hit.rule()))
+                .append(",\"origin\":").append(JsonText.quote(hit.origin()))
+                .append(",\"action\":\"").append(hit.action()).append("\",\"hits\":").append(hit.hits())
+                .append(",\"last_hit\":").append(hit.lastHitMillis() == 0 ? "null"
+                    : JsonText.quote(java.time.Instant.ofEpochMilli(hit.lastHitMillis()).toString()))
+                .append('}');
+            separator = ",";
+          }
+          return json.append("]}\n").toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+
         @Override
         public byte[] metrics() {
           return telemetry.prometheusText();

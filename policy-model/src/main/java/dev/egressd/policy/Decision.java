@@ -14,9 +14,11 @@ import java.util.Optional;
  *     "workspace"}; empty for allows
  * @param reasonText the reason text a {@link PolicyDecider} gave (already sanitised by {@link DeciderAnswer}), which
  *     audit events and refusal bodies show instead of the code; empty otherwise
+ * @param wouldDeny for an allow that report mode let through, the refusal it stands in for (whose reason, source,
+ *     rule and hint this decision carries); null otherwise
  */
 public record Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint,
-    String reasonText) {
+    String reasonText, Decision wouldDeny) {
   /** The three outcomes, with the reference's wire labels. */
   public enum Verdict {
     /** Proceed. */
@@ -46,11 +48,37 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
     Objects.requireNonNull(rule, "rule");
     Objects.requireNonNull(hint, "hint");
     Objects.requireNonNull(reasonText, "reasonText");
+    if (wouldDeny != null && (verdict != Verdict.ALLOW || wouldDeny.allowed())) {
+      throw new IllegalArgumentException("wouldDeny: only an allow stands in for a refusal");
+    }
+  }
+
+  /** A decision as the policy or a decider made it. */
+  public Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint,
+      String reasonText) {
+    this(verdict, reason, source, rule, hint, reasonText, null);
   }
 
   /** A decision of the static policy, with no decider reason text. */
   public Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint) {
     this(verdict, reason, source, rule, hint, "");
+  }
+
+  /**
+   * Report mode's allow for {@code refusal}: the request proceeds, and the audit says it would have been refused
+   * and why ({@code egressd.would_deny}).
+   */
+  public static Decision reported(Decision refusal) {
+    if (refusal.allowed()) {
+      throw new IllegalArgumentException("refusal: " + refusal + " (expected: a deny or an ask)");
+    }
+    return new Decision(Verdict.ALLOW, refusal.reason, refusal.source, refusal.rule, refusal.hint,
+        refusal.reasonText, refusal);
+  }
+
+  /** True for report mode's allow of a request the policy refuses. */
+  public boolean reported() {
+    return wouldDeny != null;
   }
 
   /** An allow by {@code rule}. */
@@ -75,7 +103,7 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
    * True when a decider or a person turned an allowlist miss into an allow ({@code network.policy.override}).
    */
   public boolean overridden() {
-    return allowed() && (source == PolicySource.DECIDER || source == PolicySource.APPROVAL);
+    return allowed() && wouldDeny == null && (source == PolicySource.DECIDER || source == PolicySource.APPROVAL);
   }
 
   /** True for {@link Verdict#ALLOW}. */

@@ -22,6 +22,7 @@ public final class NetworkPolicy {
   private final boolean mitm;
   private final boolean askOnMiss;
   private final Duration askTimeout;
+  private final boolean report;
   private final List<Rule> rules;
   private final String scope;
   private final RuleIndex allowIndex;
@@ -38,6 +39,7 @@ public final class NetworkPolicy {
     this.mitm = b.mitm;
     this.askOnMiss = b.askOnMiss;
     this.askTimeout = b.askTimeout;
+    this.report = b.report;
     this.rules = List.copyOf(b.rules);
     this.scope = b.scope;
     List<Rule> allows = new ArrayList<>();
@@ -74,10 +76,18 @@ public final class NetworkPolicy {
   /** A builder holding everything this policy holds, for adding command-line rules or overriding the mode. */
   public Builder toBuilder() {
     Builder b = builder().enabled(enabled).mode(mode).allowLocalBinding(allowLocalBinding).mitm(mitm).scope(scope)
-        .askOnMiss(askOnMiss).askTimeout(askTimeout);
+        .askOnMiss(askOnMiss).askTimeout(askTimeout).report(report);
     rules.forEach(b::addRule);
     b.interceptionRules.addAll(interceptionRules);
     return b;
+  }
+
+  /**
+   * {@code enforcement = "report"}: refusals for {@link Reason#reportable() reportable} reasons are let through and
+   * audited as {@code would_deny} (a rule's own {@link RuleMetadata#report()} wins).
+   */
+  public boolean report() {
+    return report;
   }
 
   /** {@code enabled}: when false every request is refused with {@link Reason#PROXY_DISABLED}. */
@@ -207,6 +217,7 @@ public final class NetworkPolicy {
     private boolean mitm;
     private boolean askOnMiss;
     private Duration askTimeout = DEFAULT_ASK_TIMEOUT;
+    private boolean report;
     private final List<Rule> rules = new ArrayList<>();
     private final List<Rule> interceptionRules = new ArrayList<>();
     private String scope = "the configuration";
@@ -276,6 +287,12 @@ public final class NetworkPolicy {
         throw new IllegalArgumentException("askTimeout: " + askTimeout + " (expected: > 0)");
       }
       this.askTimeout = askTimeout;
+      return this;
+    }
+
+    /** Sets {@code enforcement}: {@code "report"} ({@code true}) or {@code "enforce"}. */
+    public Builder report(boolean report) {
+      this.report = report;
       return this;
     }
 

@@ -279,6 +279,21 @@ public final class PolicyEngine {
   }
 
   /**
+   * The final word on {@code decision}: a refusal for a {@link Reason#reportable() reportable} reason becomes report
+   * mode's allow ({@link Decision#reported(Decision)}) when the rule that decided says {@code report = true}, or the
+   * policy is in report mode and the rule does not say {@code report = false}; everything else is returned as is.
+   * Called after the decision step (decider and person included) and again after {@link #vet}.
+   */
+  public Decision enforce(Decision decision) {
+    if (decision.allowed() || !decision.reason().reportable()) {
+      return decision;
+    }
+    Boolean ruleSays = decision.rule().map(r -> r.metadata().report()).orElse(null);
+    boolean report = ruleSays != null ? ruleSays : policy.report();
+    return report ? Decision.reported(decision) : decision;
+  }
+
+  /**
    * Step 2: checks the addresses the caller is about to dial, for a request {@link #decide} allowed.
    *
    * @param addresses every address of the answer; all of them are checked, not just the first
@@ -316,7 +331,8 @@ public final class PolicyEngine {
     }
     HostName host = request.destination().host();
     int port = request.destination().port();
-    Rule allowRule = allowed.rule().orElse(null);
+    // A reported refusal has no allow rule of its own: it earns no IP-rule exemption (as for unlisted names).
+    Rule allowRule = allowed.reported() ? null : allowed.rule().orElse(null);
     for (IpAddress address : addresses) {
       Rule deny = policy.matchDenyAddress(address, port);
       if (deny != null) {
@@ -327,7 +343,7 @@ public final class PolicyEngine {
       AddressClass addressClass = classify(address);
       // A name a decider or a person opened without a rule has no rule of its own: IP/CIDR allow rules exempt
       // addresses for the hosts the operator listed, never for a name let through beyond the list.
-      boolean unlisted = allowed.overridden() && allowRule == null;
+      boolean unlisted = (allowed.overridden() || allowed.reported()) && allowRule == null;
       if (policy.allowLocalBinding() || addressClass.isPublic()
           || !unlisted && explicitlyAllowed(host, allowRule, address, port)) {
         continue;

@@ -70,4 +70,16 @@ public enum Reason {
   public String message() {
     return message;
   }
+
+  /**
+   * Whether report mode may let a request refused for this reason through ({@code enforcement = "report"}): the
+   * policy's own refusals (allowlist, deny rules, the mode guard, a decider's or a person's no). Never the local-address
+   * and loop guards, a missing interception stage, a malformed or mismatched request, or a decision that failed.
+   */
+  public boolean reportable() {
+    return switch (this) {
+      case NOT_ALLOWED, DENIED, METHOD_NOT_ALLOWED, DECIDER_DENIED, APPROVAL_DENIED, APPROVAL_TIMEOUT -> true;
+      default -> false;
+    };
+  }
 }

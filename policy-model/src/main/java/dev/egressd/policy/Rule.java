@@ -8,8 +8,9 @@ import java.util.Objects;
  * @param pattern what it matches
  * @param action allow, ask or deny
  * @param origin where it came from, for people: {@code "egressd.toml:12 network.domains"} or {@code "--allow"}
+ * @param metadata what was written down about it ({@link RuleMetadata#NONE} for the plain string form)
  */
-public record Rule(HostPattern pattern, Action action, String origin) {
+public record Rule(HostPattern pattern, Action action, String origin, RuleMetadata metadata) {
   /** What a matching rule does. */
   public enum Action {
     /** Permit the destination (subject to the local-address and mode checks). */
@@ -28,6 +29,12 @@ public record Rule(HostPattern pattern, Action action, String origin) {
     Objects.requireNonNull(pattern, "pattern");
     Objects.requireNonNull(action, "action");
     Objects.requireNonNull(origin, "origin");
+    Objects.requireNonNull(metadata, "metadata");
+  }
+
+  /** A rule with nothing written down about it. */
+  public Rule(HostPattern pattern, Action action, String origin) {
+    this(pattern, action, origin, RuleMetadata.NONE);
   }
 
   /** Shorthand used by the CLI and tests. */

@@ -23,6 +23,9 @@ public final class AuditAttributes {
   /** The id shared by every event of one client connection (absent for {@code check}). */
   public static final String CONNECTION_ID = "egressd.connection.id";
 
+  /** {@code true} on report mode's allow of a request the policy refuses. */
+  public static final String WOULD_DENY = "egressd.would_deny";
+
   private AuditAttributes() {}
 
   /**
@@ -48,6 +51,9 @@ public final class AuditAttributes {
     attributes.put("network.policy.override", decision.overridden());
     if (decision.allowed() && event.route() != null) {
       attributes.put("network.route", event.route().label());
+    }
+    if (decision.reported()) {
+      attributes.put(WOULD_DENY, true); // report mode let it through; the reason is why it would have been refused
     }
     if (request.connectionId() != AccessRequest.NO_CONNECTION) {
       attributes.put(CONNECTION_ID, request.connectionId()); // an egressd extension: joins one connection's events

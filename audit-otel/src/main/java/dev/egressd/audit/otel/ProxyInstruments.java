@@ -49,6 +49,7 @@ final class ProxyInstruments implements ProxyMetrics {
   private final DoubleHistogram deciderDuration;
   private final LongUpDownCounter approvalsPending;
   private final LongCounter approvalsAnswered;
+  private final RuleHits ruleHits = new RuleHits();
   private final Map<String, Attributes> answerAttributes = new ConcurrentHashMap<>();
   private final Attributes[][][] decisionAttributes =
       new Attributes[Decision.Verdict.values().length][Reason.values().length][Protocol.values().length];
@@ -86,15 +87,36 @@ final class ProxyInstruments implements ProxyMetrics {
         .build();
     upstreamFailures = meter.counterBuilder("egressd.upstream.failures")
         .setDescription("Allowed requests whose upstream could not be reached, by cause").build();
+    meter.counterBuilder("egressd.rule.hits")
+        .setDescription("Decisions each rule made, by the rule as written, where it was written and its action")
+        .buildWithCallback(m -> ruleHits.snapshot().forEach(h -> m.record(h.hits(), ruleAttributes(h))));
+    meter.gaugeBuilder("egressd.rule.last_hit").setUnit("s")
+        .setDescription("When each rule last decided, in seconds since the epoch")
+        .buildWithCallback(m -> ruleHits.snapshot().forEach(h -> m.record(h.lastHitMillis() / 1000.0,
+            ruleAttributes(h))));
     meter.counterBuilder("egressd.audit.dropped")
         .setDescription("Audit events dropped because the export queue was full")
         .buildWithCallback(m -> m.record(dropped.sum()));
+  }
+
+  /** Per-rule hit counts. */
+  RuleHits ruleHits() {
+    return ruleHits;
+  }
+
+  private static final AttributeKey<String> RULE = AttributeKey.stringKey("rule");
+  private static final AttributeKey<String> ORIGIN = AttributeKey.stringKey("origin");
+  private static final AttributeKey<String> ACTION = AttributeKey.stringKey("action");
+
+  private static Attributes ruleAttributes(RuleHits.Hit hit) {
+    return Attributes.of(RULE, hit.rule(), ORIGIN, hit.origin(), ACTION, hit.action());
   }
 
   /** Updates the instruments an audit event feeds; cheap and non-blocking. */
   void observe(AuditEvent event) {
     if (event instanceof AuditEvent.PolicyDecision d) {
       decisions.add(1, decisionAttributes(d.decision(), d.request().protocol()));
+      ruleHits.observe(d);
     } else if (event instanceof AuditEvent.TunnelOpened t) {
       tunnels.add(1, protocolAttributes(t.request().protocol()));
     } else if (event instanceof AuditEvent.TunnelClosed t) {

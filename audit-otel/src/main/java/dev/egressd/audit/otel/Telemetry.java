@@ -180,6 +180,11 @@ public final class Telemetry implements AutoCloseable {
     return pipeline;
   }
 
+  /** How often each rule decided (also exported as {@code egressd_rule_hits_total}). */
+  public RuleHits ruleHits() {
+    return instruments.ruleHits();
+  }
+
   /** What the proxy reports connections and latencies to. */
   public ProxyMetrics proxyMetrics() {
     return instruments;

@@ -12,6 +12,7 @@ import dev.egressd.config.UpstreamSettings;
 import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.AddressClass;
 import dev.egressd.policy.AddressClassifier;
+import dev.egressd.policy.BroadPatterns;
 import dev.egressd.policy.HostPattern;
 import dev.egressd.policy.IpAddress;
 import dev.egressd.policy.NetworkPolicy;
@@ -21,6 +22,8 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -353,6 +356,9 @@ public final class ConfigAssembler {
     }
   }
 
+  /** Today, for review_by: UTC, so a CI runner and a laptop agree. */
+  private final LocalDate today = LocalDate.now(ZoneOffset.UTC);
+
   private NetworkPolicy policy() {
     AccessMode mode = merged.setting("mode", AccessMode.class).map(Located::value).orElse(AccessMode.FULL);
     boolean mitm = merged.flag("mitm", false);
@@ -360,12 +366,16 @@ public final class ConfigAssembler {
       diagnostics.warn(merged.setting("mode", AccessMode.class).orElseThrow(), "limited mode without mitm: HTTPS "
           + "(CONNECT) requests are refused, because their methods cannot be checked");
     }
+    merged.setting("enforcement", String.class).filter(e -> e.value().equals("report")).ifPresent(e ->
+        diagnostics.warn(e, "enforcement = \"report\": the policy is not enforced; refused requests are let through"
+            + " and audited with egressd.would_deny = true"));
     NetworkPolicy.Builder builder = NetworkPolicy.builder()
         .enabled(merged.flag("enabled", true))
         .mode(mode)
         .allowLocalBinding(merged.flag("allow_local_binding", false))
         .mitm(mitm)
         .askOnMiss(merged.setting("default", String.class).map(d -> d.value().equals("ask")).orElse(false))
+        .report(merged.setting("enforcement", String.class).map(e -> e.value().equals("report")).orElse(false))
         .scope(selection.scopeLabel() + " in " + diagnostics.file());
     Duration askTimeout = seconds(merged.setting("ask_timeout", Number.class), NetworkPolicy.DEFAULT_ASK_TIMEOUT, 3600);
     if (askTimeout != null) {
@@ -408,10 +418,22 @@ public final class ConfigAssembler {
         case ALLOW, NONE -> Rule.Action.ALLOW; // effective() holds no NONE
       };
       try {
-        builder.addRule(new Rule(entry.payload(), ruleAction, entry.origin()));
+        builder.addRule(new Rule(entry.payload(), ruleAction, entry.origin(), entry.metadata()));
       } catch (IllegalArgumentException e) {
         // The readers reject a global deny already; this keeps any other builder check a config problem.
         diagnostics.error(entry.position(), entry.key(), e.getMessage());
+      }
+      String broad = ruleAction == Rule.Action.DENY ? null : BroadPatterns.why(entry.payload());
+      if (broad != null && !entry.metadata().justified()) {
+        diagnostics.warn(entry.position(), entry.key(), "\"" + entry.payload().text() + "\" " + broad + " and has no"
+            + " justification: narrow it to the hosts you use, or write why with { action = \""
+            + ruleAction.name().toLowerCase(java.util.Locale.ROOT) + "\", justification = \"...\" }");
+      }
+      LocalDate reviewBy = entry.metadata().reviewBy();
+      if (reviewBy != null && reviewBy.isBefore(today)) {
+        diagnostics.warn(entry.position(), entry.key(), "\"" + entry.payload().text() + "\" was due for review on "
+            + reviewBy + (entry.metadata().owner() == null ? "" : " (owner " + entry.metadata().owner() + ")")
+            + ": check it is still needed, then move review_by");
       }
       if (ruleAction == Rule.Action.ALLOW && entry.payload().kind() == HostPattern.Kind.ANY) {
         String where = entry.payload().port() == 0 ? "" : " on port " + entry.payload().port();

@@ -73,6 +73,7 @@ public final class NetworkTableReader {
     handlers.put("upstream_proxy_password_env", NetworkTableReader::readString);
     handlers.put("upstream_proxy_ca_bundle", NetworkTableReader::readString);
     handlers.put("upstream_resolution", NetworkTableReader::readResolution);
+    handlers.put("enforcement", NetworkTableReader::readEnforcement);
     handlers.put("mitm", NetworkTableReader::readMitm);
     handlers.put("decider", NetworkTableReader::readDecider);
     handlers.put("allowed_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.ALLOW));
@@ -148,6 +149,17 @@ public final class NetworkTableReader {
       case "limited" -> merged.set(key, node.locate(key, AccessMode.LIMITED));
       default -> diagnostics.error(node.position(key), node.keyPath(key),
           "\"" + value + "\" is not a mode (expected: \"full\" or \"limited\", in lower case)");
+    }
+  }
+
+  private void readEnforcement(String key, Object value) {
+    if (!expect(node, key, value, String.class, "a string")) {
+      return;
+    }
+    switch ((String) value) {
+      case "enforce", "report" -> merged.set(key, node.locate(key, value));
+      default -> diagnostics.error(node.position(key), node.keyPath(key),
+          "\"" + value + "\" is not an enforcement (expected: \"enforce\" or \"report\", in lower case)");
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.egressd.config.internal;
 
 import dev.egressd.policy.HostPattern;
+import dev.egressd.policy.RuleMetadata;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -32,8 +33,8 @@ final class RuleReader {
   }
 
   void readHostTable(String key, Object value) {
-    forEachEntry(key, value, true, (table, pattern, action) ->
-        addHost(pattern, action, table.position(pattern), table.keyPath(pattern), table.keyPath()));
+    forEachEntry(key, value, true, (table, pattern, action, metadata) ->
+        addHost(pattern, action, metadata, table.position(pattern), table.keyPath(pattern), table.keyPath()));
   }
 
   /**
@@ -65,11 +66,16 @@ final class RuleReader {
 
   void readSocketTable(String key, Object value) {
     // A socket connection has no approval path, so "ask" is not offered there.
-    forEachEntry(key, value, false, (table, path, action) ->
+    forEachEntry(key, value, false, (table, path, action, metadata) ->
         addSocket(path, action, table.position(path), table.keyPath(path)));
   }
 
   private void addHost(String text, RuleTable.Action action, TomlPosition position, String keyPath, String listPath) {
+    addHost(text, action, RuleMetadata.NONE, position, keyPath, listPath);
+  }
+
+  private void addHost(String text, RuleTable.Action action, RuleMetadata metadata, TomlPosition position,
+      String keyPath, String listPath) {
     HostPattern pattern;
     try {
       pattern = HostPattern.parse(text);
@@ -83,7 +89,8 @@ final class RuleReader {
       return;
     }
     String origin = diagnostics.origin(position, listPath);
-    merged.hosts().put(pattern.canonical(), new RuleTable.Entry<>(pattern, action, layer, origin, position, keyPath))
+    merged.hosts().put(pattern.canonical(), new RuleTable.Entry<>(pattern, action, layer, origin, position, keyPath,
+        metadata))
         .ifPresent(old -> diagnostics.warn(position, keyPath, "replaces the deny entry \"" + old.payload().text()
             + "\" (" + old.origin() + "): a higher-precedence table wins"));
   }
@@ -106,8 +113,12 @@ final class RuleReader {
   }
 
   private interface TableEntry {
-    void accept(TableNode table, String key, RuleTable.Action action);
+    void accept(TableNode table, String key, RuleTable.Action action, RuleMetadata metadata);
   }
+
+  /** The keys of the table form of a host entry ({@code "h" = { action = "allow", owner = "..." }}). */
+  private static final java.util.Set<String> METADATA_KEYS = java.util.Set.of("action", "justification", "owner",
+      "review_by", "report");
 
   private void forEachString(String key, Object value, StringElement consumer) {
     if (!(value instanceof TomlArray array)) {
@@ -136,15 +147,76 @@ final class RuleReader {
       Optional<RuleTable.Action> action = entryValue instanceof String name
           ? RuleTable.Action.fromConfigName(name).filter(a -> asks || a != RuleTable.Action.ASK) : Optional.empty();
       if (action.isPresent()) {
-        consumer.accept(table, entryKey, action.get());
+        consumer.accept(table, entryKey, action.get(), RuleMetadata.NONE);
+      } else if (asks && entryValue instanceof TomlTable) {
+        readEntryTable(table.child(entryKey), consumer, table, entryKey);
       } else if (entryValue instanceof String name) {
         diagnostics.error(table.position(entryKey), table.keyPath(entryKey), "\"" + name + "\" is not one of "
             + (asks ? "\"allow\", \"ask\", \"deny\", \"none\"" : "\"allow\", \"deny\", \"none\""));
       } else {
         typeError(table.position(entryKey), table.keyPath(entryKey),
-            asks ? "\"allow\", \"ask\", \"deny\" or \"none\"" : "\"allow\", \"deny\" or \"none\"", entryValue);
+            asks ? "\"allow\", \"ask\", \"deny\", \"none\" or a table with action" : "\"allow\", \"deny\" or \"none\"",
+            entryValue);
       }
     }
+  }
+
+  /**
+   * The table form: {@code action} (required) plus what a team writes down about the rule; an unknown key is an
+   * error, as everywhere else, so a misspelt {@code reviw_by} never silently drops a review date.
+   */
+  private void readEntryTable(TableNode entry, TableEntry consumer, TableNode parent, String entryKey) {
+    boolean valid = true;
+    for (String key : entry.table().keySet()) {
+      if (!METADATA_KEYS.contains(key)) {
+        diagnostics.error(entry.position(key), entry.keyPath(key), "unknown key (expected one of action,"
+            + " justification, owner, review_by, report)");
+        valid = false;
+      }
+    }
+    Object actionValue = entry.get("action");
+    Optional<RuleTable.Action> action = actionValue instanceof String name ? RuleTable.Action.fromConfigName(name)
+        : Optional.empty();
+    if (actionValue == null) {
+      diagnostics.error(parent.position(entryKey), parent.keyPath(entryKey), "a rule table needs action = \"allow\","
+          + " \"ask\", \"deny\" or \"none\"");
+      return;
+    }
+    if (action.isEmpty()) {
+      diagnostics.error(entry.position("action"), entry.keyPath("action"), actionValue instanceof String name
+          ? "\"" + name + "\" is not one of \"allow\", \"ask\", \"deny\", \"none\""
+          : "expected a string, found " + TableNode.typeOf(actionValue));
+      return;
+    }
+    String justification = text(entry, "justification");
+    String owner = text(entry, "owner");
+    Object reviewBy = entry.get("review_by");
+    if (reviewBy != null && !(reviewBy instanceof java.time.LocalDate)) {
+      typeError(entry.position("review_by"), entry.keyPath("review_by"), "a date (review_by = 2027-03-31)",
+          reviewBy);
+      valid = false;
+    }
+    Object report = entry.get("report");
+    if (report != null && !(report instanceof Boolean)) {
+      typeError(entry.position("report"), entry.keyPath("report"), "a boolean", report);
+      valid = false;
+    }
+    if (justification == null && entry.get("justification") != null || owner == null && entry.get("owner") != null) {
+      valid = false;
+    }
+    if (valid) {
+      consumer.accept(parent, entryKey, action.get(), new RuleMetadata(justification, owner,
+          (java.time.LocalDate) reviewBy, (Boolean) report));
+    }
+  }
+
+  private String text(TableNode entry, String key) {
+    Object value = entry.get(key);
+    if (value == null || value instanceof String) {
+      return (String) value;
+    }
+    typeError(entry.position(key), entry.keyPath(key), "a string", value);
+    return null;
   }
 
   private void typeError(TomlPosition position, String keyPath, String expected, Object value) {

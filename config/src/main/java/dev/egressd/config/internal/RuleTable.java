@@ -1,5 +1,6 @@
 package dev.egressd.config.internal;
 
+import dev.egressd.policy.RuleMetadata;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,7 +47,13 @@ public final class RuleTable<P> {
    * @param position where it was written, for warnings
    * @param key its dotted key path, for warnings
    */
-  public record Entry<P>(P payload, Action action, int layer, String origin, TomlPosition position, String key) {}
+  public record Entry<P>(P payload, Action action, int layer, String origin, TomlPosition position, String key,
+      RuleMetadata metadata) {
+    /** An entry in the plain string form: nothing written down about it. */
+    public Entry(P payload, Action action, int layer, String origin, TomlPosition position, String key) {
+      this(payload, action, layer, origin, position, key, RuleMetadata.NONE);
+    }
+  }
 
   private final Map<String, Entry<P>> entries = new LinkedHashMap<>();
 

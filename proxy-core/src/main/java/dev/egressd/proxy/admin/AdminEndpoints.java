@@ -10,4 +10,9 @@ public interface AdminEndpoints {
 
   /** True while the proxy accepts new connections (false once shutdown began). */
   boolean ready();
+
+  /** {@code GET /rules}: every rule of the running policy with its hit count, as JSON; null when not served. */
+  default byte[] rules() {
+    return null;
+  }
 }

@@ -30,7 +30,8 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * The admin listener: {@code GET /metrics} (Prometheus text), {@code /healthz} and {@code /readyz}. It is one of
+ * The admin listener: {@code GET /metrics} (Prometheus text), {@code /rules} (hits per rule, JSON), {@code /healthz}
+ * and {@code /readyz}. It is one of
  * the proxy's own listeners, so the loop guard refuses to proxy to it. It answers only requests whose {@code Host}
  * is a loopback name or address: a web page in the user's browser that rebinds its own name to 127.0.0.1 sends its
  * own name as {@code Host}, and is refused.
@@ -164,6 +165,17 @@ public final class AdminListener {
           FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
               Unpooled.wrappedBuffer(endpoints.metrics()));
           response.headers().set(HttpHeaderNames.CONTENT_TYPE, endpoints.metricsContentType());
+          yield response;
+        }
+        case "/rules" -> {
+          byte[] rules = endpoints.rules();
+          if (rules == null) {
+            yield text(HttpResponseStatus.NOT_FOUND, "not found; try /metrics, /healthz or /readyz\n");
+          }
+          FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+              Unpooled.wrappedBuffer(rules));
+          response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+          response.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
           yield response;
         }
         case "/healthz" -> text(HttpResponseStatus.OK, "ok\n");

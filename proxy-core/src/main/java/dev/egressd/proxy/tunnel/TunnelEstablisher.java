@@ -104,9 +104,9 @@ public final class TunnelEstablisher {
       pending.addListener(done -> client.closeFuture().removeListener(cancel));
     }
     pending.addListener(decided -> {
-      Decision decision = decided.isCancelled() ? CLIENT_GONE
+      Decision decision = engine.enforce(decided.isCancelled() ? CLIENT_GONE
           : decided.isSuccess() && decided.getNow() != null ? (Decision) decided.getNow()
-          : decisionFailed(decided.cause());
+          : decisionFailed(decided.cause()));
       if (!decision.allowed()) {
         finish(result, new Vetting.Refused(request, decision));
         return;
@@ -251,7 +251,8 @@ public final class TunnelEstablisher {
   }
 
   private Vetting approve(PolicyEngine engine, AccessRequest request, Decision allowed, List<IpAddress> addresses) {
-    Decision vetted = addresses.isEmpty() ? allowed : engine.vet(request, allowed, addresses, connector.loopGuard());
+    Decision vetted = addresses.isEmpty() ? allowed
+        : engine.enforce(engine.vet(request, allowed, addresses, connector.loopGuard()));
     if (!vetted.allowed()) {
       return new Vetting.Refused(request, vetted);
     }
