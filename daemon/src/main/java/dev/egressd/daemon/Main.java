@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
 /** The {@code egressd} command line. Exit codes: 0 success/allowed, 1 denied, 2 configuration or usage error. */
 @Command(name = "egressd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Egress-policy forward proxy for AI coding agents and CI jobs.",
-    subcommands = {RunCommand.class, CheckCommand.class, ValidateCommand.class, CaCommand.class, EnvCommand.class,
+    subcommands = {RunCommand.class, CheckCommand.class, ValidateCommand.class, ReviewCommand.class, LearnCommand.class,
+        CaCommand.class, EnvCommand.class,
         SshProxyCommand.class, ApprovalCommands.Pending.class, ApprovalCommands.Approve.class,
         ApprovalCommands.Deny.class, ApprovalCommands.Watch.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -59,7 +59,9 @@ class AuditFileIT {
     Path file = egressd.configDirectory().resolve(RELATIVE_FILE);
     Map<String, Object> allow = awaitLine(file, allowed.client());
     Map<String, Object> deny = awaitLine(file, denied.client());
-    assertThat(allow).containsOnlyKeys(withMetadata(KEYS))
+    List<String> allowKeys = new ArrayList<>(withMetadata(KEYS));
+    allowKeys.add("network.route"); // on allows only: how the connection left
+    assertThat(allow).containsOnlyKeys(allowKeys).containsEntry("network.route", "direct")
         .containsEntry("event.name", "egressd.it.decision")
         .containsEntry("network.policy.scope", "domain")
         .containsEntry("network.policy.decision", "allow")

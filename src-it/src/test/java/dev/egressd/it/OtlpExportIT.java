@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -77,7 +78,9 @@ class OtlpExportIT {
 
     assertThat(sent.reply().status()).as("%s", sent.reply()).isEqualTo(200);
     ExportedRecord record = awaitOnlyRecordFrom(sent.client());
-    assertThat(record.attributes()).containsOnlyKeys(ATTRIBUTE_KEYS)
+    List<String> allowKeys = new ArrayList<>(ATTRIBUTE_KEYS);
+    allowKeys.add("network.route"); // on allows only: how the connection left
+    assertThat(record.attributes()).containsOnlyKeys(allowKeys).containsEntry("network.route", "direct")
         .containsEntry("event.name", EVENT_NAME)
         .containsEntry("network.policy.scope", "domain")
         .containsEntry("network.policy.decision", "allow")
@@ -184,7 +187,12 @@ class OtlpExportIT {
     String audit = awaitAuditLines(auditFile, clients);
     assertNoSecret("the audit file", audit);
     for (String line : audit.split("\n")) {
-      assertThat(Json.object(line)).containsOnlyKeys(ATTRIBUTE_KEYS);
+      Map<String, Object> attributes = Json.object(line);
+      List<String> expected = new ArrayList<>(ATTRIBUTE_KEYS);
+      if ("allow".equals(attributes.get("network.policy.decision"))) {
+        expected.add("network.route");
+      }
+      assertThat(attributes).containsOnlyKeys(expected);
     }
     assertNoSecret("egressd's stderr", egressd.stderr());
     assertNoSecret("egressd's stdout", egressd.stdout());
