@@ -72,8 +72,8 @@ public final class NetworkTableReader {
     handlers.put("upstream_proxy_username", NetworkTableReader::readString);
     handlers.put("upstream_proxy_password_env", NetworkTableReader::readString);
     handlers.put("upstream_proxy_ca_bundle", NetworkTableReader::readString);
-    handlers.put("upstream_resolution", NetworkTableReader::readResolution);
-    handlers.put("enforcement", NetworkTableReader::readEnforcement);
+    handlers.put("upstream_resolution", (r, k, v) -> r.readChoice(k, v, "a resolution", "local", "parent"));
+    handlers.put("enforcement", (r, k, v) -> r.readChoice(k, v, "an enforcement", "enforce", "report"));
     handlers.put("mitm", NetworkTableReader::readMitm);
     handlers.put("decider", NetworkTableReader::readDecider);
     handlers.put("allowed_domains", (r, k, v) -> r.rules.readHostArray(k, v, RuleTable.Action.ALLOW));
@@ -152,25 +152,16 @@ public final class NetworkTableReader {
     }
   }
 
-  private void readEnforcement(String key, Object value) {
+  /** A string that must be one of {@code choices}, e.g. {@code enforcement} or {@code upstream_resolution}. */
+  private void readChoice(String key, Object value, String noun, String... choices) {
     if (!expect(node, key, value, String.class, "a string")) {
       return;
     }
-    switch ((String) value) {
-      case "enforce", "report" -> merged.set(key, node.locate(key, value));
-      default -> diagnostics.error(node.position(key), node.keyPath(key),
-          "\"" + value + "\" is not an enforcement (expected: \"enforce\" or \"report\", in lower case)");
-    }
-  }
-
-  private void readResolution(String key, Object value) {
-    if (!expect(node, key, value, String.class, "a string")) {
-      return;
-    }
-    switch ((String) value) {
-      case "local", "parent" -> merged.set(key, node.locate(key, value));
-      default -> diagnostics.error(node.position(key), node.keyPath(key),
-          "\"" + value + "\" is not a resolution (expected: \"local\" or \"parent\", in lower case)");
+    if (List.of(choices).contains(value)) {
+      merged.set(key, node.locate(key, value));
+    } else {
+      diagnostics.error(node.position(key), node.keyPath(key), "\"" + value + "\" is not " + noun + " (expected: \""
+          + String.join("\" or \"", choices) + "\", in lower case)");
     }
   }
 
