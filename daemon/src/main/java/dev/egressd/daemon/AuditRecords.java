@@ -122,10 +122,20 @@ final class AuditRecords {
     try {
       return new Seen(Instant.parse(string(fields, "event.timestamp", where)), decision,
           string(fields, "network.policy.reason", where), Boolean.TRUE.equals(fields.get("egressd.would_deny")),
-          string(fields, "network.transport.protocol", where), string(fields, "server.address", where),
+          string(fields, "network.transport.protocol", where), host(fields, where),
           number(fields, "server.port", where), String.valueOf(fields.getOrDefault("http.request.method", "none")));
     } catch (DateTimeParseException e) {
       throw new AuditFileException(where + ": event.timestamp is not a timestamp");
+    }
+  }
+
+  /** A host as egressd audits it (canonical), so learn and review can write it back as a rule. */
+  private static String host(Map<String, Object> fields, String where) throws AuditFileException {
+    String host = string(fields, "server.address", where);
+    try {
+      return dev.egressd.policy.HostName.parse(host).value();
+    } catch (IllegalArgumentException e) {
+      throw new AuditFileException(where + ": server.address is not a host (" + e.getMessage() + ")");
     }
   }
 

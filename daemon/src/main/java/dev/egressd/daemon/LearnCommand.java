@@ -1,5 +1,7 @@
 package dev.egressd.daemon;
 
+import dev.egressd.policy.Destination;
+import dev.egressd.policy.HostName;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -74,8 +76,8 @@ final class LearnCommand implements Callable<Integer> {
     }
     out.println("allowed_domains = [");
     hosts.forEach((host, use) -> {
-      String literal = host.indexOf(':') >= 0 ? "[" + host + "]" : host; // IPv6 takes brackets before a port
-      String pattern = use.ports.size() == 1 ? literal + ":" + use.ports.first() : host;
+      String pattern = use.ports.size() == 1
+          ? new Destination(HostName.parse(host), use.ports.first()).authority() : host;
       out.println("  \"" + pattern + "\", # first seen " + use.first + ", " + use.count
           + (use.count == 1 ? " request" : " requests") + (use.ports.size() > 1 ? ", ports " + use.ports : ""));
     });

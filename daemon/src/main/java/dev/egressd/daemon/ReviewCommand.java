@@ -143,7 +143,7 @@ final class ReviewCommand implements Callable<Integer> {
   }
 
   private static String authority(String host, int port) {
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    return new Destination(HostName.parse(host), port).authority();
   }
 
   private static String describe(Rule rule) {
