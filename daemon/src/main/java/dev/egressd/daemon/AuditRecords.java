@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  */
 final class AuditRecords {
   private static final JsonFactory JSON = new JsonFactory();
-  private static final Pattern SINCE = Pattern.compile("(\\d+)([dhm])");
+  private static final Pattern SINCE = Pattern.compile("(\\d{1,6})([dhm])");
 
   /**
    * One audited decision.

@@ -54,11 +54,14 @@ final class LearnCommand implements Callable<Integer> {
       return Main.CONFIG_ERROR;
     }
     Map<String, Use> hosts = new TreeMap<>();
+    Map<String, Use> denied = new TreeMap<>();
     for (AuditRecords.Seen decision : seen) {
       if (!decision.allowed()) {
         continue; // refused and not let through (a local address, say): nothing to learn, nothing ran
       }
-      Use use = hosts.computeIfAbsent(decision.host(), h -> new Use());
+      // A deny rule is a decision someone wrote down: report mode let it through, learn never turns it into an allow.
+      boolean deniedByRule = decision.wouldDeny() && decision.reason().equals("denied");
+      Use use = (deniedByRule ? denied : hosts).computeIfAbsent(decision.host(), h -> new Use());
       use.ports.add(decision.port());
       use.count++;
       if (use.first == null || decision.time().isBefore(use.first)) {
@@ -72,16 +75,18 @@ final class LearnCommand implements Callable<Integer> {
     if (hosts.isEmpty()) {
       out.println("allowed_domains = []");
       err.println("egressd learn: no allowed traffic in the audit files");
-      return 0;
+    } else {
+      out.println("allowed_domains = [");
+      hosts.forEach((host, use) -> {
+        String pattern = use.ports.size() == 1
+            ? new Destination(HostName.parse(host), use.ports.first()).authority() : host;
+        out.println("  \"" + pattern + "\", # first seen " + use.first + ", " + use.count
+            + (use.count == 1 ? " request" : " requests") + (use.ports.size() > 1 ? ", ports " + use.ports : ""));
+      });
+      out.println("]");
     }
-    out.println("allowed_domains = [");
-    hosts.forEach((host, use) -> {
-      String pattern = use.ports.size() == 1
-          ? new Destination(HostName.parse(host), use.ports.first()).authority() : host;
-      out.println("  \"" + pattern + "\", # first seen " + use.first + ", " + use.count
-          + (use.count == 1 ? " request" : " requests") + (use.ports.size() > 1 ? ", ports " + use.ports : ""));
-    });
-    out.println("]");
+    denied.forEach((host, use) -> out.println("# not learned: " + host + " (" + use.count
+        + (use.count == 1 ? " request" : " requests") + ", first seen " + use.first + ") is refused by a deny rule"));
     return 0;
   }
 

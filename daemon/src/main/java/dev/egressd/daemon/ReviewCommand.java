@@ -165,7 +165,7 @@ final class ReviewCommand implements Callable<Integer> {
         + (u.rule.metadata().owner() == null ? "" : ", owner " + u.rule.metadata().owner())));
     out.println();
     out.println(h + "Broad rules one or two names needed (" + narrowable.size() + ")");
-    narrowable.forEach(u -> out.println(bullet + describe(u.rule) + ": " + u.hits + " requests, all to "
+    narrowable.forEach(u -> out.println(bullet + describe(u.rule) + ": " + u.hits + (u.hits == 1 ? " request" : " requests") + ", all to "
         + String.join(" and ", u.names.keySet()) + "; narrow it to " + u.names.keySet().stream()
             .map(n -> "\"" + n + "\"").collect(Collectors.joining(", "))));
     out.println();
