@@ -130,7 +130,14 @@ final class PolicyReloader implements AutoCloseable {
     }
     next.warnings().forEach(w -> log.warn("{}", w));
     NetworkPolicy policy = next.policy();
+    boolean wasReported = live.current().report();
     live.set(policy);
+    if (policy.report() && !wasReported) {
+      log.warn("reload ({}): REPORT MODE: the policy is NOT enforced from now on: requests it refuses are let through"
+          + " and audited with egressd.would_deny = true", trigger);
+    } else if (!policy.report() && wasReported) {
+      log.info("reload ({}): the policy is enforced again (report mode is off)", trigger);
+    }
     log.info("reload ({}): policy from {}: {} rules, mode {}, enabled {}", trigger, policy.scope(),
         policy.rules().size(), policy.mode().configName(), policy.enabled());
     return true;

@@ -160,6 +160,27 @@ class PolicyReloaderSafetyTest {
   }
 
   @Test
+  void switchingToReportModeIsAWarningAndBackToEnforcingIsSaid() throws Exception {
+    String reported = ALLOW_A.replace("[network]\n", "[network]\nenforcement = \"report\"\n");
+    AtomicReference<String> next = new AtomicReference<>(reported);
+    reloader = new PolicyReloader(() -> parse(next.get()), parse(ALLOW_A), false, HostAddresses.NONE);
+
+    reloader.reload("SIGHUP");
+    assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.WARN).map(ILoggingEvent::getFormattedMessage)
+        .anyMatch(m -> m.startsWith("reload (SIGHUP): REPORT MODE: the policy is NOT enforced from now on"));
+    assertThat(reloader.engine().get().enforce(decide("b.test")).reported()).as("refused, let through").isTrue();
+    logs.list.clear();
+
+    reloader.reload("SIGHUP");
+    assertThat(logs.list).map(ILoggingEvent::getFormattedMessage).noneMatch(m -> m.contains("REPORT MODE"));
+    next.set(ALLOW_A);
+    reloader.reload("SIGHUP");
+    assertThat(logs.list).map(ILoggingEvent::getFormattedMessage)
+        .contains("reload (SIGHUP): the policy is enforced again (report mode is off)");
+    assertThat(reloader.engine().get().enforce(decide("b.test")).allowed()).isFalse();
+  }
+
+  @Test
   void changeMadeBeforeTheWatchStartsIsPickedUp() throws Exception {
     Path file = Files.writeString(directory.resolve("egressd.toml"), ALLOW_A);
     reloader = new PolicyReloader(() -> ConfigLoader.load(file, null), ConfigLoader.load(file, null), false, HostAddresses.NONE);

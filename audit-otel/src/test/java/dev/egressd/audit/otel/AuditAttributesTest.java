@@ -142,6 +142,23 @@ class AuditAttributesTest {
   }
 
   @Test
+  void reportModesAllowCarriesTheRefusalsReasonAndWouldDeny() {
+    AccessRequest request = request("a.example:1", Protocol.HTTPS_CONNECT, null);
+    Decision refusal = Decision.deny(Reason.DENIED, PolicySource.BASELINE_POLICY, Rule.deny("a.example", "o"), "");
+
+    Map<String, Object> reported = AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request,
+        Decision.reported(refusal), AuditEvent.Route.DIRECT), EVENT, AuditMetadata.NONE);
+
+    assertThat(reported).containsEntry("network.policy.decision", "allow")
+        .containsEntry("network.policy.reason", "denied").containsEntry("network.policy.source", "baseline_policy")
+        .containsEntry("egressd.would_deny", true).containsEntry("network.policy.override", false);
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, refusal), EVENT, AuditMetadata.NONE))
+        .doesNotContainKey("egressd.would_deny");
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, Events.allow()), EVENT,
+        AuditMetadata.NONE)).doesNotContainKey("egressd.would_deny");
+  }
+
+  @Test
   void protocolLabelsAreTheReferences() {
     assertThat(Stream.of(Protocol.values()).map(p -> AuditAttributes.of(new AuditEvent.PolicyDecision(AT,
         request("a.example:1", p, null), Events.allow()), EVENT, AuditMetadata.NONE)

@@ -11,6 +11,7 @@ import dev.egressd.policy.Decision;
 import dev.egressd.policy.PolicySource;
 import dev.egressd.policy.Protocol;
 import dev.egressd.policy.Reason;
+import dev.egressd.policy.Rule;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.sdk.metrics.SdkMeterProvider;
@@ -53,6 +54,34 @@ class ProxyInstrumentsTest {
         Map.entry(decision("deny", "not_allowed", "socks5_tcp"), 1L),
         Map.entry(decision("deny", "method_not_allowed", "https"), 1L),
         Map.entry(decision("ask", "not_allowed", "http"), 1L));
+  }
+
+  @Test
+  void ruleHitsCountEachRuleByPatternOriginAndActionAndRememberTheLastHit() {
+    Rule allow = Rule.allow("**.example.com", "egressd.toml:3 network.allowed_domains");
+    Rule deny = Rule.deny("evil.example.com", "egressd.toml:4 network.denied_domains");
+    Rule unused = Rule.allow("unused.example.org", "egressd.toml:3 network.allowed_domains");
+    instruments.observe(new AuditEvent.PolicyDecision(AT, request("a.example.com:443", Protocol.HTTPS_CONNECT, null),
+        Decision.allow(allow)));
+    instruments.observe(new AuditEvent.PolicyDecision(AT.plusSeconds(5), request("b.example.com:443",
+        Protocol.HTTPS_CONNECT, null), Decision.allow(allow)));
+    Decision refusal = Decision.deny(Reason.DENIED, PolicySource.BASELINE_POLICY, deny, "");
+    instruments.observe(Events.decision("evil.example.com:443", Protocol.HTTPS_CONNECT, null,
+        Decision.reported(refusal)));
+    instruments.observe(Events.decision("other.example:443", Protocol.HTTPS_CONNECT, null,
+        Events.deny(Reason.NOT_ALLOWED)));
+
+    Attributes allowKey = Attributes.of(AttributeKey.stringKey("rule"), "**.example.com",
+        AttributeKey.stringKey("origin"), "egressd.toml:3 network.allowed_domains",
+        AttributeKey.stringKey("action"), "allow");
+    Attributes denyKey = Attributes.of(AttributeKey.stringKey("rule"), "evil.example.com",
+        AttributeKey.stringKey("origin"), "egressd.toml:4 network.denied_domains",
+        AttributeKey.stringKey("action"), "deny");
+    assertThat(metrics().longSums("egressd.rule.hits")).as("rules, never hosts")
+        .containsOnly(Map.entry(allowKey, 2L), Map.entry(denyKey, 1L));
+    assertThat(instruments.ruleHits().of(allow).lastHitMillis()).isEqualTo(AT.plusSeconds(5).toEpochMilli());
+    assertThat(instruments.ruleHits().of(unused)).isEqualTo(new RuleHits.Hit("unused.example.org",
+        "egressd.toml:3 network.allowed_domains", "allow", 0, 0));
   }
 
   @Test
