@@ -169,7 +169,9 @@ final class CheckCommand implements Callable<Integer> {
     Decision d = decisionOf(vetting);
     String verdict = d == null ? "UNRESOLVED" : d.verdict().label().toUpperCase(Locale.ROOT);
     sb.append(verdict).append(' ').append(r.destination()).append(" (").append(r.protocol().label()).append(' ')
-        .append(r.method()).append(")\n");
+        .append(r.method()).append(")").append(d != null && d.reported()
+            ? ": let through by report mode; enforced, this is " + d.wouldDeny().verdict().label().toUpperCase(Locale.ROOT)
+            : "").append('\n');
     if (d != null) {
       sb.append("  reason:  ").append(d.reason().code());
       if (d.reason().proxyError() != null) {
@@ -200,6 +202,9 @@ final class CheckCommand implements Callable<Integer> {
     Decision d = decisionOf(vetting);
     StringBuilder sb = new StringBuilder("{");
     field(sb, "decision", d == null ? "unresolved" : d.verdict().label());
+    if (d != null && d.reported()) {
+      sb.append("\"would_deny\":true,");
+    }
     // As the 403 body words it: a decider's own reason text where it gave one.
     field(sb, "reason", d == null ? ((Vetting.Unresolved) vetting).failure().code() : d.reasonLabel());
     field(sb, "source", d == null ? null : d.source().label());

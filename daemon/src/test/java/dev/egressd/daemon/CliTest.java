@@ -42,6 +42,18 @@ class CliTest {
   }
 
   @Test
+  void checkInReportModeSaysWhatEnforcingWouldDo() throws Exception {
+    Path file = config("[network]\nenforcement = \"report\"\nallow_local_binding = true\n"
+        + "allowed_domains = [\"allowed.example\"]\n");
+    assertThat(run("check", "--config", file.toString(), "http://127.0.0.1:8080/x")).isZero();
+    assertThat(out()).startsWith("ALLOW 127.0.0.1:8080 (http GET): let through by report mode; enforced, this is DENY")
+        .contains("reason:  not_allowed (x-proxy-error: blocked-by-allowlist)");
+    streams.resetOut();
+    assertThat(run("check", "--config", file.toString(), "--json", "http://127.0.0.1:8080/x")).isZero();
+    assertThat(out()).contains("\"decision\":\"allow\",\"would_deny\":true,\"reason\":\"not_allowed\"");
+  }
+
+  @Test
   void checkDeniesWithExitOneAndJsonNamesReasonAndRule() throws Exception {
     Path file = config("[network]\nallowed_domains = [\"**.example.com\"]\ndenied_domains = [\"evil.example.com\"]\n");
     assertThat(run("check", "--config", file.toString(), "--json", "evil.example.com:443")).isEqualTo(1);
