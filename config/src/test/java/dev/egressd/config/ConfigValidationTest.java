@@ -76,16 +76,15 @@ class ConfigValidationTest {
         row("mitm as a string", "mitm = \"yes\"",
             "2:1: network.mitm: expected a boolean or a table, found a string"),
         row("mitm hooks", "mitm = { enabled = true, hooks = { gh = { host = \"github.com\" } } }",
-            "2:26: network.mitm.hooks: MITM hooks are not supported yet; ignoring them would change what is "
-                + "enforced, so remove hooks or use a build that supports them"),
+            "2:26: network.mitm.hooks: the named mitm.hooks form is not supported; ignoring it would change what is "
+                + "enforced, so write each hook as [[network.mitm_hooks]] with host, match and actions"),
         row("mitm actions", "mitm = { actions = { strip = { strip_request_headers = [\"x\"] } } }",
-            "2:10: network.mitm.actions: MITM hooks are not supported yet; ignoring them would change what is "
-                + "enforced, so remove actions or use a build that supports them"),
+            "2:10: network.mitm.actions: the named mitm.actions form is not supported; ignoring it would change what "
+                + "is enforced, so write each hook as [[network.mitm_hooks]] with host, match and actions"),
         row("mitm typo", "mitm = { enabeld = true }",
             "2:10: network.mitm.enabeld: unknown key (did you mean enabled?)"),
-        row("G3 mitm_hooks list", "mitm_hooks = [{ host = \"github.com\" }]",
-            "2:1: network.mitm_hooks: MITM hooks are not supported yet; ignoring them would change what is "
-                + "enforced, so remove them"),
+        row("G3 mitm_hooks list without mitm", "mitm_hooks = [{ host = \"github.com\" }]",
+            "2:1: network.mitm_hooks: network.mitm_hooks requires network.mitm = true"),
         row("credential broker on", "credential_broker = true",
             "2:1: network.credential_broker: not supported by egressd; ignoring it would change what is enforced, "
                 + "so set it to false or remove it"),

@@ -20,6 +20,7 @@ public final class NetworkPolicy {
   private final AccessMode mode;
   private final boolean allowLocalBinding;
   private final boolean mitm;
+  private final MitmHooks hooks;
   private final boolean askOnMiss;
   private final Duration askTimeout;
   private final boolean report;
@@ -37,6 +38,7 @@ public final class NetworkPolicy {
     this.mode = b.mode;
     this.allowLocalBinding = b.allowLocalBinding;
     this.mitm = b.mitm;
+    this.hooks = new MitmHooks(b.hooks);
     this.askOnMiss = b.askOnMiss;
     this.askTimeout = b.askTimeout;
     this.report = b.report;
@@ -78,6 +80,7 @@ public final class NetworkPolicy {
     Builder b = builder().enabled(enabled).mode(mode).allowLocalBinding(allowLocalBinding).mitm(mitm).scope(scope)
         .askOnMiss(askOnMiss).askTimeout(askTimeout).report(report);
     rules.forEach(b::addRule);
+    hooks.all().forEach(b::addHook);
     b.interceptionRules.addAll(interceptionRules);
     return b;
   }
@@ -191,15 +194,15 @@ public final class NetworkPolicy {
 
   /**
    * Whether a tunnel to {@code host:port} is intercepted when TLS interception is on: in limited mode always (the
-   * inner methods must be checked); in full mode only hosts matching {@code mitm_domains} and not
-   * {@code mitm_bypass}.
+   * inner methods must be checked) and for hosts with hooks; in full mode otherwise only hosts matching
+   * {@code mitm_domains} and not {@code mitm_bypass}.
    */
   public boolean intercepts(HostName host, int port) {
     if (!mitm) {
       return false;
     }
-    if (mode == AccessMode.LIMITED) {
-      return true; // bypass cannot apply: a tunnel nobody inspects would escape the method policy
+    if (mode == AccessMode.LIMITED || hooks.covers(host)) {
+      return true; // bypass cannot apply: a tunnel nobody inspects would escape the method policy or the hooks
     }
     return interceptIndex.match(host, port) != null && bypassIndex.match(host, port) == null;
   }
@@ -207,6 +210,11 @@ public final class NetworkPolicy {
   /** True when the allow list contains {@code *}. */
   public boolean allowsEverything() {
     return rules.stream().anyMatch(r -> r.action() == Rule.Action.ALLOW && r.pattern().isGlobal());
+  }
+
+  /** {@code mitm_hooks}: hosts whose intercepted requests must match a hook, and what the hooks change. */
+  public MitmHooks hooks() {
+    return hooks;
   }
 
   /** Builds a {@link NetworkPolicy}. Defaults live here. */
@@ -220,6 +228,7 @@ public final class NetworkPolicy {
     private boolean report;
     private final List<Rule> rules = new ArrayList<>();
     private final List<Rule> interceptionRules = new ArrayList<>();
+    private final List<MitmHook> hooks = new ArrayList<>();
     private String scope = "the configuration";
 
     private Builder() {}
@@ -272,6 +281,12 @@ public final class NetworkPolicy {
     /** Adds a {@code mitm_bypass} entry: tunnels to matching hosts stay opaque in full mode (certificate pinning). */
     public Builder addInterceptionBypass(HostPattern pattern, String origin) {
       interceptionRules.add(new Rule(pattern, Rule.Action.DENY, origin));
+      return this;
+    }
+
+    /** Adds a {@code mitm_hooks} entry, after those added before it (the first matching hook wins). */
+    public Builder addHook(MitmHook hook) {
+      hooks.add(Objects.requireNonNull(hook, "hook"));
       return this;
     }
 

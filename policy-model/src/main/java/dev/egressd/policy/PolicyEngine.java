@@ -100,6 +100,11 @@ public final class PolicyEngine {
     if (!intercepts(request)) {
       return TunnelTerms.BLIND;
     }
+    if (policy.hooks().covers(request.destination().host())) {
+      return new TunnelTerms(true, Optional.of(Decision.deny(Reason.MITM_HOOK_DENIED, PolicySource.MODE_GUARD, null,
+          "The client sent something other than TLS into a tunnel to " + request.destination().host().value()
+              + ", which has MITM hooks: only intercepted HTTPS requests can be matched against them.")));
+    }
     if (policy.mode() == AccessMode.FULL) {
       return new TunnelTerms(true, Optional.empty());
     }
@@ -369,8 +374,41 @@ public final class PolicyEngine {
     return refusal != null ? refusal : Decision.allow(allow);
   }
 
-  /** The mode guard's refusal of {@code request}, or null when the mode permits it. */
+  /** The mode guard's refusal of {@code request} (limited mode, then hooks), or null when both permit it. */
   private Decision modeRefusal(AccessRequest request, Rule allow) {
+    Decision limited = limitedModeRefusal(request, allow);
+    return limited != null ? limited : hookedProtocolRefusal(request, allow);
+  }
+
+  /**
+   * Hooks match requests inside intercepted tunnels only: plain HTTP to a hooked host would skip them (and put an
+   * injected secret on the wire in clear), and UDP could carry HTTP/3 past them.
+   */
+  private Decision hookedProtocolRefusal(AccessRequest request, Rule allow) {
+    HostName host = request.destination().host();
+    if ((request.protocol() == Protocol.HTTP || request.protocol() == Protocol.SOCKS5_UDP)
+        && policy.hooks().covers(host)) {
+      return Decision.deny(Reason.MITM_HOOK_DENIED, PolicySource.MODE_GUARD, allow, host.value()
+          + " has MITM hooks in " + policy.scope() + ": only HTTPS requests through TLS interception can match them"
+          + (request.protocol() == Protocol.HTTP ? "; use https://" : "") + ".");
+    }
+    return null;
+  }
+
+  /**
+   * Step 3, for a request inside an intercepted tunnel to a host with hooks that {@link MitmHooks#match} found no
+   * hook for: the refusal (the reference's fail-closed {@code mitm_hook_denied}).
+   */
+  public Decision hookMiss(AccessRequest request, Decision allowed) {
+    HostName host = request.destination().host();
+    long hooks = policy.hooks().all().stream().filter(h -> h.host().equals(host)).count();
+    return Decision.deny(Reason.MITM_HOOK_DENIED, PolicySource.MODE_GUARD, allowed.rule().orElse(null),
+        "No MITM hook for " + host.value() + " matches this " + request.method() + " request (" + hooks
+            + (hooks == 1 ? " hook" : " hooks") + " in " + policy.scope() + ").");
+  }
+
+  /** Limited mode's refusal of {@code request}, or null when the mode permits it. */
+  private Decision limitedModeRefusal(AccessRequest request, Rule allow) {
     if (policy.mode() == AccessMode.FULL) {
       return null;
     }

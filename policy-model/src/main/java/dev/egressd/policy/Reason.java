@@ -44,7 +44,9 @@ public enum Reason {
   /** A person denied a request that was waiting for approval (or a standing denial covers it). */
   APPROVAL_DENIED("approval_denied", "blocked-by-policy", "Denied by a person."),
   /** Nobody approved a waiting request within {@code ask_timeout}. */
-  APPROVAL_TIMEOUT("approval_timeout", "blocked-by-policy", "Nobody approved the request in time.");
+  APPROVAL_TIMEOUT("approval_timeout", "blocked-by-policy", "Nobody approved the request in time."),
+  /** A host with MITM hooks, and a request no hook matches (or one hooks cannot see: plain HTTP, UDP). */
+  MITM_HOOK_DENIED("mitm_hook_denied", "blocked-by-mitm-hook", "HTTPS request denied by MITM hook policy.");
 
   private final String code;
   private final String proxyError;
@@ -78,7 +80,8 @@ public enum Reason {
    */
   public boolean reportable() {
     return switch (this) {
-      case NOT_ALLOWED, DENIED, METHOD_NOT_ALLOWED, DECIDER_DENIED, APPROVAL_DENIED, APPROVAL_TIMEOUT -> true;
+      case NOT_ALLOWED, DENIED, METHOD_NOT_ALLOWED, DECIDER_DENIED, APPROVAL_DENIED, APPROVAL_TIMEOUT,
+          MITM_HOOK_DENIED -> true;
       default -> false;
     };
   }

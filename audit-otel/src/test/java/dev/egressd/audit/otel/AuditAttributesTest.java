@@ -44,7 +44,7 @@ class AuditAttributesTest {
   private static PolicySource sourceOf(Reason reason) {
     return switch (reason) {
       case ALLOW, NOT_ALLOWED, NOT_ALLOWED_LOCAL, DENIED, HOST_MISMATCH -> PolicySource.BASELINE_POLICY;
-      case METHOD_NOT_ALLOWED, MITM_REQUIRED, OPAQUE_TUNNEL -> PolicySource.MODE_GUARD;
+      case METHOD_NOT_ALLOWED, MITM_REQUIRED, OPAQUE_TUNNEL, MITM_HOOK_DENIED -> PolicySource.MODE_GUARD;
       case PROXY_DISABLED, UNIX_SOCKET_UNSUPPORTED, PROXY_LOOP, DECISION_FAILED -> PolicySource.PROXY_STATE;
       case DECIDER_DENIED, DECIDER_FAILED, DECIDER_TIMEOUT -> PolicySource.DECIDER;
       case APPROVAL_DENIED, APPROVAL_TIMEOUT -> PolicySource.APPROVAL;

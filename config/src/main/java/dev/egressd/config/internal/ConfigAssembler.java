@@ -15,8 +15,10 @@ import dev.egressd.policy.AddressClassifier;
 import dev.egressd.policy.BroadPatterns;
 import dev.egressd.policy.HostPattern;
 import dev.egressd.policy.IpAddress;
+import dev.egressd.policy.MitmHook;
 import dev.egressd.policy.NetworkPolicy;
 import dev.egressd.policy.Rule;
+import dev.egressd.policy.Secret;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -384,11 +386,75 @@ public final class ConfigAssembler {
     addRules(builder);
     interceptionList("mitm_domains").forEach(e -> builder.addInterceptedHost(e.payload(), e.origin()));
     interceptionList("mitm_bypass").forEach(e -> builder.addInterceptionBypass(e.payload(), e.origin()));
+    addHooks(builder, mitm);
     if (!mitm && merged.setting("mitm_domains", List.class).isPresent()) {
       diagnostics.warn(merged.setting("mitm_domains", List.class).get(), "has no effect without mitm = true");
     }
     warnIfNothingAllowed();
     return builder.build();
+  }
+
+  /**
+   * {@code mitm_hooks} with their secrets read now, from the environment or an absolute file: a secret that is not
+   * there is an error, never a hook that injects nothing. No message ever contains a secret's value.
+   */
+  @SuppressWarnings("unchecked")
+  private void addHooks(NetworkPolicy.Builder builder, boolean mitm) {
+    Optional<Located<List>> located = merged.setting("mitm_hooks", List.class);
+    if (located.isEmpty() || located.get().value().isEmpty()) {
+      return;
+    }
+    if (!mitm) {
+      diagnostics.error(located.get().position(), located.get().key(), "network.mitm_hooks requires network.mitm ="
+          + " true");
+      return;
+    }
+    for (HookReader.Spec spec : (List<HookReader.Spec>) located.get().value()) {
+      List<MitmHook.InjectedHeader> injected = new ArrayList<>();
+      for (HookReader.InjectSpec inject : spec.inject()) {
+        Secret secret = secret(inject);
+        if (secret != null) {
+          injected.add(new MitmHook.InjectedHeader(inject.name(), secret, inject.prefix()));
+        }
+      }
+      if (injected.size() == spec.inject().size()) {
+        builder.addHook(new MitmHook(spec.host(), spec.methods(), spec.pathPrefixes(), spec.query(), spec.headers(),
+            spec.strip(), injected, diagnostics.origin(spec.position(), spec.key())));
+      }
+    }
+  }
+
+  private Secret secret(HookReader.InjectSpec inject) {
+    String value;
+    String source;
+    if (inject.envVar() != null) {
+      source = "environment variable " + inject.envVar();
+      value = environment.apply(inject.envVar());
+      if (value == null || value.isEmpty()) {
+        diagnostics.error(inject.position(), inject.key(), "missing required environment variable "
+            + inject.envVar());
+        return null;
+      }
+    } else {
+      source = "file " + inject.file();
+      try {
+        value = java.nio.file.Files.readString(inject.file()).trim();
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        diagnostics.error(inject.position(), inject.key(), "cannot read secret_file " + inject.file() + " ("
+            + e.getClass().getSimpleName() + ")");
+        return null;
+      }
+      if (value.isEmpty()) {
+        diagnostics.error(inject.position(), inject.key(), "secret_file " + inject.file() + " is empty");
+        return null;
+      }
+    }
+    if (!HookReader.printable(value)) {
+      diagnostics.error(inject.position(), inject.key(), "the secret in " + source + " contains a line break or"
+          + " control character, which cannot go into a header");
+      return null;
+    }
+    return new Secret(value, source);
   }
 
   @SuppressWarnings("unchecked")

@@ -89,7 +89,7 @@ public final class NetworkTableReader {
         "a boolean"));
     handlers.put("credential_broker", NetworkTableReader::readUnsupportedFlag);
     handlers.put("dangerously_allow_plaintext_credential_injection", NetworkTableReader::readUnsupportedFlag);
-    handlers.put("mitm_hooks", NetworkTableReader::readUnsupportedList);
+    handlers.put("mitm_hooks", NetworkTableReader::readHooks);
     handlers.put("credential_providers", NetworkTableReader::readUnsupportedTable);
     return Map.copyOf(handlers);
   }
@@ -186,8 +186,8 @@ public final class NetworkTableReader {
         }
         case "hooks", "actions" -> {
           if (expect(mitm, key, value, TomlTable.class, "a table") && !((TomlTable) value).isEmpty()) {
-            unsupported(mitm, key, "MITM hooks are not supported yet; ignoring them would change what is enforced,"
-                + " so remove " + key + " or use a build that supports them");
+            unsupported(mitm, key, "the named mitm." + key + " form is not supported; ignoring it would change what"
+                + " is enforced, so write each hook as [[network.mitm_hooks]] with host, match and actions");
           }
         }
         case "ca_cert_path", "ca_key_path" -> {
@@ -236,10 +236,12 @@ public final class NetworkTableReader {
     }
   }
 
-  private void readUnsupportedList(String key, Object value) {
-    if (expect(node, key, value, TomlArray.class, "an array") && !((TomlArray) value).isEmpty()) {
-      unsupported(node, key, "MITM hooks are not supported yet; ignoring them would change what is enforced, so"
-          + " remove them");
+  private void readHooks(String key, Object value) {
+    if (expect(node, key, value, TomlArray.class, "an array of tables ([[network.mitm_hooks]])")) {
+      List<HookReader.Spec> hooks = HookReader.read((TomlArray) value, node.keyPath(key), diagnostics);
+      if (hooks != null) {
+        merged.set(key, node.locate(key, hooks));
+      }
     }
   }
 

@@ -1,6 +1,8 @@
 package dev.egressd.proxy.http;
 
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.MitmHook;
+import dev.egressd.policy.Protocol;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.internal.ClientConnections;
 import dev.egressd.proxy.internal.DrainEvent;
@@ -157,7 +159,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
       return;
     }
     state = State.VETTING;
-    establisher.vet(current, ctx.executor(), ctx.channel())
+    HookedRequest inner = rules.protocol() == Protocol.HTTPS ? new HookedRequest(request, target) : null;
+    establisher.vet(current, inner, ctx.executor(), ctx.channel())
         .addListener(f -> onVetted(request, target, (Vetting) f.getNow()));
   }
 
@@ -170,10 +173,20 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
     } else if (vetting instanceof Vetting.Unresolved unresolved) {
       answer(HttpMessages.upstreamFailure(unresolved.failure(), current.destination().host().value()),
           requestHasBody);
-    } else if (origin.reusableFor(target.destination(), (Vetting.Approved) vetting)) {
+    } else {
+      MitmHook hook = ((Vetting.Approved) vetting).hook();
+      if (hook != null) {
+        HookedRequest.apply(hook, request.headers());
+      }
+      dialOrSend(request, target, (Vetting.Approved) vetting);
+    }
+  }
+
+  private void dialOrSend(HttpRequest request, RequestTarget target, Vetting.Approved vetting) {
+    if (origin.reusableFor(target.destination(), vetting)) {
       sendRequest(request, target);
     } else {
-      origin.dial((Vetting.Approved) vetting, target.destination(), ctx.channel().eventLoop(), responses)
+      origin.dial(vetting, target.destination(), ctx.channel().eventLoop(), responses)
           .addListener(f -> onDialled(request, target, f));
     }
   }

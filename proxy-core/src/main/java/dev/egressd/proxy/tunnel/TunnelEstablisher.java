@@ -4,7 +4,9 @@ import dev.egressd.audit.AuditEvent;
 import dev.egressd.audit.AuditSink;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
+import dev.egressd.policy.InnerRequest;
 import dev.egressd.policy.IpAddress;
+import dev.egressd.policy.MitmHook;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.policy.PolicySource;
 import dev.egressd.policy.Reason;
@@ -95,6 +97,17 @@ public final class TunnelEstablisher {
    * @param client the client connection the request came on, or null
    */
   public Future<Vetting> vet(AccessRequest request, EventExecutor executor, Channel client) {
+    return vet(request, null, executor, client);
+  }
+
+  /**
+   * As {@link #vet(AccessRequest, EventExecutor, Channel)}, for a request inside an intercepted tunnel: once it is
+   * allowed and vetted, a host with {@code mitm_hooks} also needs a hook that matches {@code inner}, and the
+   * approval names that hook.
+   *
+   * @param inner the request's method, path, query and headers, or null outside intercepted tunnels
+   */
+  public Future<Vetting> vet(AccessRequest request, InnerRequest inner, EventExecutor executor, Channel client) {
     Promise<Vetting> result = executor.newPromise();
     PolicyEngine engine = connector.currentEngine();
     Future<Decision> pending = decisions.decide(engine, request, executor);
@@ -114,14 +127,14 @@ public final class TunnelEstablisher {
       if (dialer.parentResolves(request)) {
         // upstream_resolution = "parent": the operator chose to let the parent resolve (and so to forgo the local
         // check of the answers); the name is still decided, only its addresses go unvetted.
-        finish(result, approve(engine, request, decision, List.of()));
+        finish(result, approve(engine, request, inner, decision, List.of()));
         return;
       }
       connector.addresses(engine, request.destination().host(), executor).addListener(lookup -> {
         if (lookup.isSuccess()) {
           @SuppressWarnings("unchecked")
           List<IpAddress> addresses = (List<IpAddress>) lookup.getNow();
-          finish(result, approve(engine, request, decision, addresses));
+          finish(result, approve(engine, request, inner, decision, addresses));
         } else {
           UpstreamException failed = (UpstreamException) lookup.cause();
           finish(result, new Vetting.Unresolved(request, failed.failure(),
@@ -250,18 +263,29 @@ public final class TunnelEstablisher {
     return connector.audit();
   }
 
-  private Vetting approve(PolicyEngine engine, AccessRequest request, Decision allowed, List<IpAddress> addresses) {
+  private Vetting approve(PolicyEngine engine, AccessRequest request, InnerRequest inner, Decision allowed,
+      List<IpAddress> addresses) {
     Decision vetted = addresses.isEmpty() ? allowed
         : engine.enforce(engine.vet(request, allowed, addresses, connector.loopGuard()));
     if (!vetted.allowed()) {
       return new Vetting.Refused(request, vetted);
+    }
+    MitmHook hook = null;
+    if (inner != null && engine.policy().hooks().covers(request.destination().host())) {
+      hook = engine.policy().hooks().match(request.destination().host(), inner);
+      if (hook == null) {
+        vetted = engine.enforce(engine.hookMiss(request, vetted));
+        if (!vetted.allowed()) {
+          return new Vetting.Refused(request, vetted);
+        }
+      }
     }
     TunnelTerms terms = engine.tunnelTerms(request);
     if (terms.intercept() && interceptor == null) {
       return new Vetting.Refused(request, Decision.deny(Reason.MITM_REQUIRED, PolicySource.PROXY_STATE,
           vetted.rule().orElse(null), "The policy intercepts this tunnel, and no interception stage is running."));
     }
-    return new Vetting.Approved(request, vetted, addresses, terms);
+    return new Vetting.Approved(request, vetted, addresses, terms, hook);
   }
 
   private static final Decision CLIENT_GONE = Decision.deny(Reason.DECISION_FAILED, PolicySource.PROXY_STATE, null,

@@ -3,6 +3,7 @@ package dev.egressd.proxy.tunnel;
 import dev.egressd.policy.AccessRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.IpAddress;
+import dev.egressd.policy.MitmHook;
 import dev.egressd.policy.TunnelTerms;
 import java.util.List;
 import java.util.Objects;
@@ -28,13 +29,20 @@ public sealed interface Vetting {
    * @param addresses the vetted addresses, to be dialled in order and never re-resolved
    * @param terms for a tunnel: what it may carry (interception, opaque bytes), fixed by the policy that approved it;
    *     {@link TunnelTerms#BLIND} for everything else
+   * @param hook for a request inside an intercepted tunnel to a host with hooks, the hook it matched (whose actions
+   *     apply to it, with the policy that approved it); null otherwise
    */
-  record Approved(AccessRequest request, Decision decision, List<IpAddress> addresses, TunnelTerms terms)
-      implements Vetting {
+  record Approved(AccessRequest request, Decision decision, List<IpAddress> addresses, TunnelTerms terms,
+      MitmHook hook) implements Vetting {
     /** Copies the address list. */
     public Approved {
       addresses = List.copyOf(addresses);
       Objects.requireNonNull(terms, "terms");
+    }
+
+    /** Approved without a hook. */
+    public Approved(AccessRequest request, Decision decision, List<IpAddress> addresses, TunnelTerms terms) {
+      this(request, decision, addresses, terms, null);
     }
 
     /** Whether the tunnel's TLS is to be terminated and every inner request decided. */
