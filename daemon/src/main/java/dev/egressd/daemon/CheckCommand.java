@@ -7,6 +7,7 @@ import dev.egressd.config.ConfigException;
 import dev.egressd.config.DaemonConfig;
 import dev.egressd.embed.Deciders;
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.InnerRequest;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.Destination;
 import dev.egressd.policy.HostName;
@@ -74,7 +75,7 @@ final class CheckCommand implements Callable<Integer> {
       System.err.println("egressd: invalid target " + target + ": " + e.getMessage());
       return Main.CONFIG_ERROR;
     }
-    List<Vetting> vettings = vet(config, request, method.toUpperCase(Locale.ROOT));
+    List<Vetting> vettings = vet(config, request, method.toUpperCase(Locale.ROOT), target);
     StringBuilder out = new StringBuilder();
     if (json) {
       out.append(toJson(vettings.get(0), config, vettings.size() > 1 ? vettings.get(1) : null)).append('\n');
@@ -89,7 +90,7 @@ final class CheckCommand implements Callable<Integer> {
    * The decisions {@code run} would make: the request's, and for a tunnel the policy intercepts, the inner request's
    * too ({@code https} with {@code method}), as the interception stage decides each request inside.
    */
-  private static List<Vetting> vet(DaemonConfig config, AccessRequest request, String innerMethod)
+  private static List<Vetting> vet(DaemonConfig config, AccessRequest request, String innerMethod, String target)
       throws Exception {
     ProxyOptions defaults = ProxyOptions.builder().build();
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
@@ -113,13 +114,48 @@ final class CheckCommand implements Callable<Integer> {
         return List.of(outer);
       }
       AccessRequest inner = request.inner(request.destination(), Protocol.HTTPS, innerMethod, false);
-      return List.of(outer, establisher.vet(inner, group.next()).get(timeout, TimeUnit.MILLISECONDS));
+      return List.of(outer, establisher.vet(inner, innerRequest(innerMethod, target), group.next(), null)
+          .get(timeout, TimeUnit.MILLISECONDS));
     } finally {
       if (closeLater != null) {
         closeLater.close();
       }
       group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
     }
+  }
+
+  /** The request inside the tunnel as hooks see it: the target URL's path and query, and no headers. */
+  private static InnerRequest innerRequest(String method, String target) {
+    String path = "/";
+    String query = null;
+    if (target.contains("://")) {
+      java.net.URI uri = java.net.URI.create(target);
+      path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+      query = uri.getRawQuery();
+    }
+    String finalPath = path;
+    String finalQuery = query;
+    return new InnerRequest() {
+      @Override
+      public String method() {
+        return method;
+      }
+
+      @Override
+      public String path() {
+        return finalPath;
+      }
+
+      @Override
+      public String query() {
+        return finalQuery;
+      }
+
+      @Override
+      public List<String> headerValues(String name) {
+        return List.of();
+      }
+    };
   }
 
   /** Stands in for the interception stage: check only vets, it never establishes a tunnel. */
@@ -186,6 +222,11 @@ final class CheckCommand implements Callable<Integer> {
           .append('\n');
     }
     sb.append("  policy:  ").append(config.policy().scope()).append('\n');
+    if (vetting instanceof Vetting.Approved a && a.hook() != null) {
+      sb.append("  hook:    ").append(a.hook().origin()).append(a.hook().injectHeaders().isEmpty() ? ""
+          : " (injects " + String.join(", ", a.hook().injectHeaders().stream().map(h -> h.name()).toList()) + ")")
+          .append('\n');
+    }
     if (vetting instanceof Vetting.Approved a) {
       sb.append("  address: ").append(a.addresses().stream().map(Object::toString)
           .collect(Collectors.joining(", "))).append('\n');

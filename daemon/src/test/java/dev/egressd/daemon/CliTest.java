@@ -54,6 +54,29 @@ class CliTest {
   }
 
   @Test
+  void checkMatchesTheTargetsPathAgainstTheHooksAndNeverPrintsTheSecret() throws Exception {
+    Path secret = Files.writeString(dir.resolve("token"), "check-secret-42\n");
+    Path file = config("""
+        [network]
+        mitm = true
+        allowed_domains = ["127.0.0.1"]
+        [[network.mitm_hooks]]
+        host = "127.0.0.1"
+        match = { methods = ["GET"], path_prefixes = ["/v1/"] }
+        actions = { inject_request_headers = [{ name = "authorization", secret_file = '%s', prefix = "Bearer " }] }
+        """.formatted(secret));
+
+    assertThat(run("check", "--config", file.toString(), "https://127.0.0.1:8443/v1/items")).isZero();
+    assertThat(out()).contains("ALLOW 127.0.0.1:8443 (https GET)")
+        .contains("hook:    egressd.toml:4 network.mitm_hooks[0] (injects authorization)");
+    streams.resetOut();
+    assertThat(run("check", "--config", file.toString(), "https://127.0.0.1:8443/v2/items")).isEqualTo(1);
+    assertThat(out()).contains("DENY 127.0.0.1:8443 (https GET)")
+        .contains("reason:  mitm_hook_denied (x-proxy-error: blocked-by-mitm-hook)");
+    assertThat(out() + err()).doesNotContain("check-secret-42");
+  }
+
+  @Test
   void checkDeniesWithExitOneAndJsonNamesReasonAndRule() throws Exception {
     Path file = config("[network]\nallowed_domains = [\"**.example.com\"]\ndenied_domains = [\"evil.example.com\"]\n");
     assertThat(run("check", "--config", file.toString(), "--json", "evil.example.com:443")).isEqualTo(1);
