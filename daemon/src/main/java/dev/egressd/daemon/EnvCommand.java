@@ -9,6 +9,7 @@ import dev.egressd.daemon.ClientEnvironment.Segment;
 import dev.egressd.daemon.ClientEnvironment.Text;
 import dev.egressd.daemon.ClientEnvironment.Variable;
 import dev.egressd.embed.Interception;
+import dev.egressd.policy.Credential;
 import dev.egressd.proxy.mitm.CaException;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -90,6 +91,13 @@ final class EnvCommand implements Callable<Integer> {
       List<Variable> variables = ClientEnvironment.variables(listeners.http(),
           listeners.socksEnabled() ? listeners.socks() : null, socksUserInfo(listeners.socksCredentials()),
           config.policy().allowLocalBinding(), interception == null ? null : interception.trust());
+      variables = new java.util.ArrayList<>(variables);
+      for (Credential credential : config.policy().credentials().all()) {
+        if (credential.secretVariable() != null && !credential.secretVariable().equals(credential.childVariable())) {
+          variables.add(Variable.of(credential.secretVariable(), "")); // the agent's shell must not keep the secret
+        }
+        variables.add(Variable.of(credential.childVariable(), credential.dummy()));
+      }
       System.out.print(syntax().render(variables));
       System.out.flush();
     } catch (IllegalArgumentException e) {

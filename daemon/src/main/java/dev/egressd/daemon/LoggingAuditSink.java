@@ -81,7 +81,8 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
       log.info("decision={} reason={} source={} {}{}{}{}{}", d.decision().verdict().label(),
           d.decision().reason().code(), d.decision().source().label(), describe(d.request()),
           d.decision().rule().map(r -> " rule=\"" + r.pattern().text() + "\"").orElse(""),
-          deciderReason(d.decision()), viaParent(d) + (d.decision().reported() ? " would_deny=true" : ""),
+          deciderReason(d.decision()), viaParent(d) + (d.decision().reported() ? " would_deny=true" : "")
+              + (d.decision().credential() == null ? "" : " credential=" + d.decision().credential()),
           connection(d.request()));
     } else if (event instanceof AuditEvent.UpstreamFailed f) {
       log.info("upstream_failure cause={} {}{}", f.cause(), describe(f.request()), connection(f.request()));

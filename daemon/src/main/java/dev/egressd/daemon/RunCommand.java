@@ -7,6 +7,7 @@ import dev.egressd.config.TelemetrySettings;
 import dev.egressd.embed.EgressdProxy;
 import dev.egressd.embed.Interception;
 import dev.egressd.embed.StartException;
+import dev.egressd.policy.Credential;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.decider.Approvals;
 import dev.egressd.proxy.tunnel.ProxyRoutes;
@@ -311,6 +312,13 @@ final class RunCommand implements Callable<Integer> {
     Map<String, String> childEnv = builder.environment();
     childEnv.putAll(ClientEnvironment.forChild(http, socks, userInfo, config.policy().allowLocalBinding(),
         env.get("JAVA_TOOL_OPTIONS"), interception == null ? null : interception.trust()));
+    for (Credential credential : config.policy().credentials().all()) {
+      // The agent gets the stand-in; the real secret is egressd's alone, so an inherited copy goes.
+      if (credential.secretVariable() != null) {
+        childEnv.remove(credential.secretVariable());
+      }
+      childEnv.put(credential.childVariable(), credential.dummy());
+    }
     String ownSshCommand = env.get("GIT_SSH_COMMAND");
     if (ownSshCommand != null && !ownSshCommand.isBlank() && childEnv.containsKey("GIT_SSH_COMMAND")) {
       childEnv.put("GIT_SSH_COMMAND", ownSshCommand); // the user's own wins, as in the reference

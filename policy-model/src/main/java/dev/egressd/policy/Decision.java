@@ -16,9 +16,11 @@ import java.util.Optional;
  *     audit events and refusal bodies show instead of the code; empty otherwise
  * @param wouldDeny for an allow that report mode let through, the refusal it stands in for (whose reason, source,
  *     rule and hint this decision carries); null otherwise
+ * @param credential for a {@link Reason#CREDENTIAL_MISUSE} refusal, the name of the credential whose stand-in was
+ *     sent (never a value); null otherwise
  */
 public record Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint,
-    String reasonText, Decision wouldDeny) {
+    String reasonText, Decision wouldDeny, String credential) {
   /** The three outcomes, with the reference's wire labels. */
   public enum Verdict {
     /** Proceed. */
@@ -53,10 +55,16 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
     }
   }
 
+  /** A decision that names no credential. */
+  public Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint,
+      String reasonText, Decision wouldDeny) {
+    this(verdict, reason, source, rule, hint, reasonText, wouldDeny, null);
+  }
+
   /** A decision as the policy or a decider made it. */
   public Decision(Verdict verdict, Reason reason, PolicySource source, Optional<Rule> rule, String hint,
       String reasonText) {
-    this(verdict, reason, source, rule, hint, reasonText, null);
+    this(verdict, reason, source, rule, hint, reasonText, null, null);
   }
 
   /** A decision of the static policy, with no decider reason text. */
@@ -73,7 +81,7 @@ public record Decision(Verdict verdict, Reason reason, PolicySource source, Opti
       throw new IllegalArgumentException("refusal: " + refusal + " (expected: a deny or an ask)");
     }
     return new Decision(Verdict.ALLOW, refusal.reason, refusal.source, refusal.rule, refusal.hint,
-        refusal.reasonText, refusal);
+        refusal.reasonText, refusal, refusal.credential);
   }
 
   /** True for report mode's allow of a request the policy refuses. */

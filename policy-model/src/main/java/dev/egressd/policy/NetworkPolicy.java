@@ -21,6 +21,7 @@ public final class NetworkPolicy {
   private final boolean allowLocalBinding;
   private final boolean mitm;
   private final MitmHooks hooks;
+  private final Credentials credentials;
   private final boolean askOnMiss;
   private final Duration askTimeout;
   private final boolean report;
@@ -39,6 +40,7 @@ public final class NetworkPolicy {
     this.allowLocalBinding = b.allowLocalBinding;
     this.mitm = b.mitm;
     this.hooks = new MitmHooks(b.hooks);
+    this.credentials = new Credentials(b.credentials);
     this.askOnMiss = b.askOnMiss;
     this.askTimeout = b.askTimeout;
     this.report = b.report;
@@ -81,6 +83,7 @@ public final class NetworkPolicy {
         .askOnMiss(askOnMiss).askTimeout(askTimeout).report(report);
     rules.forEach(b::addRule);
     hooks.all().forEach(b::addHook);
+    credentials.all().forEach(b::addCredential);
     b.interceptionRules.addAll(interceptionRules);
     return b;
   }
@@ -194,14 +197,15 @@ public final class NetworkPolicy {
 
   /**
    * Whether a tunnel to {@code host:port} is intercepted when TLS interception is on: in limited mode always (the
-   * inner methods must be checked) and for hosts with hooks; in full mode otherwise only hosts matching
+   * inner methods must be checked), for hosts with hooks and hosts a credential belongs to; in full mode otherwise
+   * only hosts matching
    * {@code mitm_domains} and not {@code mitm_bypass}.
    */
   public boolean intercepts(HostName host, int port) {
     if (!mitm) {
       return false;
     }
-    if (mode == AccessMode.LIMITED || hooks.covers(host)) {
+    if (mode == AccessMode.LIMITED || hooks.covers(host) || credentials.covers(host, port)) {
       return true; // bypass cannot apply: a tunnel nobody inspects would escape the method policy or the hooks
     }
     return interceptIndex.match(host, port) != null && bypassIndex.match(host, port) == null;
@@ -217,6 +221,11 @@ public final class NetworkPolicy {
     return hooks;
   }
 
+  /** {@code [network.credentials.*]}: secrets swapped in for their stand-ins on the hosts they belong to. */
+  public Credentials credentials() {
+    return credentials;
+  }
+
   /** Builds a {@link NetworkPolicy}. Defaults live here. */
   public static final class Builder {
     private boolean enabled = true;
@@ -229,6 +238,7 @@ public final class NetworkPolicy {
     private final List<Rule> rules = new ArrayList<>();
     private final List<Rule> interceptionRules = new ArrayList<>();
     private final List<MitmHook> hooks = new ArrayList<>();
+    private final List<Credential> credentials = new ArrayList<>();
     private String scope = "the configuration";
 
     private Builder() {}
@@ -287,6 +297,12 @@ public final class NetworkPolicy {
     /** Adds a {@code mitm_hooks} entry, after those added before it (the first matching hook wins). */
     public Builder addHook(MitmHook hook) {
       hooks.add(Objects.requireNonNull(hook, "hook"));
+      return this;
+    }
+
+    /** Adds a {@code [network.credentials.NAME]}. */
+    public Builder addCredential(Credential credential) {
+      credentials.add(Objects.requireNonNull(credential, "credential"));
       return this;
     }
 

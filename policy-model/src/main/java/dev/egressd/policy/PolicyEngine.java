@@ -407,6 +407,17 @@ public final class PolicyEngine {
             + (hooks == 1 ? " hook" : " hooks") + " in " + policy.scope() + ").");
   }
 
+  /**
+   * The refusal of a request carrying the stand-in of {@code credential} to a host the credential does not belong
+   * to: whatever sent it was reading the agent's environment, and the request says where it tried to take it.
+   */
+  public Decision credentialMisuse(AccessRequest request, Credential credential) {
+    return new Decision(Decision.Verdict.DENY, Reason.CREDENTIAL_MISUSE, PolicySource.BASELINE_POLICY,
+        Optional.empty(), "The stand-in for credential \"" + credential.name() + "\" (" + credential.origin()
+            + ") belongs to " + credential.hosts().stream().map(HostPattern::text).toList() + ", not "
+            + request.destination().host().value() + ".", "", null, credential.name());
+  }
+
   /** Limited mode's refusal of {@code request}, or null when the mode permits it. */
   private Decision limitedModeRefusal(AccessRequest request, Rule allow) {
     if (policy.mode() == AccessMode.FULL) {

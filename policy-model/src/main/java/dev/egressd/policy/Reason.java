@@ -46,7 +46,10 @@ public enum Reason {
   /** Nobody approved a waiting request within {@code ask_timeout}. */
   APPROVAL_TIMEOUT("approval_timeout", "blocked-by-policy", "Nobody approved the request in time."),
   /** A host with MITM hooks, and a request no hook matches (or one hooks cannot see: plain HTTP, UDP). */
-  MITM_HOOK_DENIED("mitm_hook_denied", "blocked-by-mitm-hook", "HTTPS request denied by MITM hook policy.");
+  MITM_HOOK_DENIED("mitm_hook_denied", "blocked-by-mitm-hook", "HTTPS request denied by MITM hook policy."),
+  /** A credential's stand-in value was sent to a host the credential is not bound to. */
+  CREDENTIAL_MISUSE("credential_misuse", "blocked-by-credential-policy",
+      "A stand-in credential was sent to a host it does not belong to.");
 
   private final String code;
   private final String proxyError;
@@ -81,7 +84,7 @@ public enum Reason {
   public boolean reportable() {
     return switch (this) {
       case NOT_ALLOWED, DENIED, METHOD_NOT_ALLOWED, DECIDER_DENIED, APPROVAL_DENIED, APPROVAL_TIMEOUT,
-          MITM_HOOK_DENIED -> true;
+          MITM_HOOK_DENIED, CREDENTIAL_MISUSE -> true;
       default -> false;
     };
   }

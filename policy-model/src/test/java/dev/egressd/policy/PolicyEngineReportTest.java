@@ -106,7 +106,8 @@ class PolicyEngineReportTest {
   @EnumSource(Reason.class)
   void onlyThePolicysOwnRefusalsAreReportable(Reason reason) {
     EnumSet<Reason> policyRefusals = EnumSet.of(Reason.NOT_ALLOWED, Reason.DENIED, Reason.METHOD_NOT_ALLOWED,
-        Reason.DECIDER_DENIED, Reason.APPROVAL_DENIED, Reason.APPROVAL_TIMEOUT, Reason.MITM_HOOK_DENIED);
+        Reason.DECIDER_DENIED, Reason.APPROVAL_DENIED, Reason.APPROVAL_TIMEOUT, Reason.MITM_HOOK_DENIED,
+        Reason.CREDENTIAL_MISUSE);
     assertThat(reason.reportable()).isEqualTo(policyRefusals.contains(reason));
     if (reason == Reason.ALLOW) {
       return;

@@ -23,6 +23,9 @@ public final class AuditAttributes {
   /** The id shared by every event of one client connection (absent for {@code check}). */
   public static final String CONNECTION_ID = "egressd.connection.id";
 
+  /** The name of the credential whose stand-in a refused request carried ({@code credential_misuse}). */
+  public static final String CREDENTIAL = "egressd.credential";
+
   /** {@code true} on report mode's allow of a request the policy refuses. */
   public static final String WOULD_DENY = "egressd.would_deny";
 
@@ -54,6 +57,9 @@ public final class AuditAttributes {
     }
     if (decision.reported()) {
       attributes.put(WOULD_DENY, true); // report mode let it through; the reason is why it would have been refused
+    }
+    if (decision.credential() != null) {
+      attributes.put(CREDENTIAL, decision.credential()); // the name only: values never reach an audit record
     }
     if (request.connectionId() != AccessRequest.NO_CONNECTION) {
       attributes.put(CONNECTION_ID, request.connectionId()); // an egressd extension: joins one connection's events

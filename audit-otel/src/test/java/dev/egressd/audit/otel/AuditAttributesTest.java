@@ -43,7 +43,7 @@ class AuditAttributesTest {
   /** The source each deny reason comes from in production; a new reason fails to compile here. */
   private static PolicySource sourceOf(Reason reason) {
     return switch (reason) {
-      case ALLOW, NOT_ALLOWED, NOT_ALLOWED_LOCAL, DENIED, HOST_MISMATCH -> PolicySource.BASELINE_POLICY;
+      case ALLOW, NOT_ALLOWED, NOT_ALLOWED_LOCAL, DENIED, HOST_MISMATCH, CREDENTIAL_MISUSE -> PolicySource.BASELINE_POLICY;
       case METHOD_NOT_ALLOWED, MITM_REQUIRED, OPAQUE_TUNNEL, MITM_HOOK_DENIED -> PolicySource.MODE_GUARD;
       case PROXY_DISABLED, UNIX_SOCKET_UNSUPPORTED, PROXY_LOOP, DECISION_FAILED -> PolicySource.PROXY_STATE;
       case DECIDER_DENIED, DECIDER_FAILED, DECIDER_TIMEOUT -> PolicySource.DECIDER;

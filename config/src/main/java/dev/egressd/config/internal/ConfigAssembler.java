@@ -13,6 +13,8 @@ import dev.egressd.policy.AccessMode;
 import dev.egressd.policy.AddressClass;
 import dev.egressd.policy.AddressClassifier;
 import dev.egressd.policy.BroadPatterns;
+import dev.egressd.policy.Credential;
+import dev.egressd.policy.DummyTokens;
 import dev.egressd.policy.HostPattern;
 import dev.egressd.policy.IpAddress;
 import dev.egressd.policy.MitmHook;
@@ -387,6 +389,7 @@ public final class ConfigAssembler {
     interceptionList("mitm_domains").forEach(e -> builder.addInterceptedHost(e.payload(), e.origin()));
     interceptionList("mitm_bypass").forEach(e -> builder.addInterceptionBypass(e.payload(), e.origin()));
     addHooks(builder, mitm);
+    addCredentials(builder, mitm);
     if (!mitm && merged.setting("mitm_domains", List.class).isPresent()) {
       diagnostics.warn(merged.setting("mitm_domains", List.class).get(), "has no effect without mitm = true");
     }
@@ -425,33 +428,66 @@ public final class ConfigAssembler {
   }
 
   private Secret secret(HookReader.InjectSpec inject) {
+    return secret(inject.envVar(), inject.file(), inject.position(), inject.key());
+  }
+
+  /**
+   * {@code [network.credentials.NAME]}: the secret read now, and its stand-in made; like hooks, they need
+   * {@code mitm = true}, since the swap happens inside intercepted tunnels.
+   */
+  @SuppressWarnings("unchecked")
+  private void addCredentials(NetworkPolicy.Builder builder, boolean mitm) {
+    Optional<Located<List>> located = merged.setting("credentials", List.class);
+    if (located.isEmpty() || located.get().value().isEmpty()) {
+      return;
+    }
+    if (!mitm) {
+      diagnostics.error(located.get().position(), located.get().key(), "network.credentials requires network.mitm ="
+          + " true (the secret is swapped in inside intercepted tunnels)");
+      return;
+    }
+    for (CredentialReader.Spec spec : (List<CredentialReader.Spec>) located.get().value()) {
+      Secret secret = secret(spec.envVar(), spec.file(), spec.position(), spec.key());
+      if (secret == null) {
+        continue;
+      }
+      try {
+        builder.addCredential(new Credential(spec.name(), secret, DummyTokens.of(spec.name(), secret.reveal()),
+            spec.hosts(), spec.header(), spec.childVariable(), spec.envVar(),
+            diagnostics.origin(spec.position(), spec.key())));
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(spec.position(), spec.key(), "the secret in " + secret.source() + ": " + e.getMessage());
+      }
+    }
+  }
+
+  private Secret secret(String envVar, Path file, org.tomlj.TomlPosition position, String key) {
     String value;
     String source;
-    if (inject.envVar() != null) {
-      source = "environment variable " + inject.envVar();
-      value = environment.apply(inject.envVar());
+    if (envVar != null) {
+      source = "environment variable " + envVar;
+      value = environment.apply(envVar);
       if (value == null || value.isEmpty()) {
-        diagnostics.error(inject.position(), inject.key(), "missing required environment variable "
-            + inject.envVar());
+        diagnostics.error(position, key, "missing required environment variable " + envVar);
         return null;
       }
     } else {
-      source = "file " + inject.file();
+      source = "file " + file;
       try {
-        value = java.nio.file.Files.readString(inject.file()).trim();
+        value = java.nio.file.Files.readString(file).trim();
       } catch (java.io.IOException | java.io.UncheckedIOException e) {
-        diagnostics.error(inject.position(), inject.key(), "cannot read secret_file " + inject.file() + " ("
-            + e.getClass().getSimpleName() + ")");
+        diagnostics.error(position, key, "cannot read secret_file " + file + " (" + e.getClass().getSimpleName()
+            + ")");
         return null;
       }
       if (value.isEmpty()) {
-        diagnostics.error(inject.position(), inject.key(), "secret_file " + inject.file() + " is empty");
+        diagnostics.error(position, key, "secret_file " + file + " is empty");
         return null;
       }
     }
     if (!HookReader.printable(value)) {
-      diagnostics.error(inject.position(), inject.key(), "the secret in " + source + " contains a line break or"
-          + " control character, which cannot go into a header");
+      diagnostics.error(position, key, "the secret in " + source + " contains a line break or control character,"
+          + " which cannot go into a header");
       return null;
     }
     return new Secret(value, source);

@@ -90,6 +90,7 @@ public final class NetworkTableReader {
     handlers.put("credential_broker", NetworkTableReader::readUnsupportedFlag);
     handlers.put("dangerously_allow_plaintext_credential_injection", NetworkTableReader::readUnsupportedFlag);
     handlers.put("mitm_hooks", NetworkTableReader::readHooks);
+    handlers.put("credentials", NetworkTableReader::readCredentials);
     handlers.put("credential_providers", NetworkTableReader::readUnsupportedTable);
     return Map.copyOf(handlers);
   }
@@ -233,6 +234,16 @@ public final class NetworkTableReader {
     if (expect(node, key, value, Boolean.class, "a boolean") && (Boolean) value) {
       unsupported(node, key, "not supported by egressd; ignoring it would change what is enforced, so set it to"
           + " false or remove it");
+    }
+  }
+
+  private void readCredentials(String key, Object value) {
+    if (expect(node, key, value, TomlTable.class, "a table of [network.credentials.NAME] tables")) {
+      List<CredentialReader.Spec> credentials = CredentialReader.read((TomlTable) value, node.keyPath(key),
+          diagnostics);
+      if (credentials != null) {
+        merged.set(key, node.locate(key, credentials));
+      }
     }
   }
 

@@ -1,8 +1,6 @@
 package dev.egressd.proxy.http;
 
 import dev.egressd.policy.AccessRequest;
-import dev.egressd.policy.MitmHook;
-import dev.egressd.policy.Protocol;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.internal.ClientConnections;
 import dev.egressd.proxy.internal.DrainEvent;
@@ -159,7 +157,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
       return;
     }
     state = State.VETTING;
-    HookedRequest inner = rules.protocol() == Protocol.HTTPS ? new HookedRequest(request, target) : null;
+    HookedRequest inner = new HookedRequest(request, target);
     establisher.vet(current, inner, ctx.executor(), ctx.channel())
         .addListener(f -> onVetted(request, target, (Vetting) f.getNow()));
   }
@@ -174,10 +172,11 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
       answer(HttpMessages.upstreamFailure(unresolved.failure(), current.destination().host().value()),
           requestHasBody);
     } else {
-      MitmHook hook = ((Vetting.Approved) vetting).hook();
-      if (hook != null) {
-        HookedRequest.apply(hook, request.headers());
+      Vetting.Approved approved = (Vetting.Approved) vetting;
+      if (approved.hook() != null) {
+        HookedRequest.apply(approved.hook(), request.headers());
       }
+      approved.credentials().forEach(credential -> HookedRequest.swap(credential, request.headers()));
       dialOrSend(request, target, (Vetting.Approved) vetting);
     }
   }

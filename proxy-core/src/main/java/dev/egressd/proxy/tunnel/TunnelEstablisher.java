@@ -3,12 +3,15 @@ package dev.egressd.proxy.tunnel;
 import dev.egressd.audit.AuditEvent;
 import dev.egressd.audit.AuditSink;
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Credential;
 import dev.egressd.policy.Decision;
+import dev.egressd.policy.HostName;
 import dev.egressd.policy.InnerRequest;
 import dev.egressd.policy.IpAddress;
 import dev.egressd.policy.MitmHook;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.policy.PolicySource;
+import dev.egressd.policy.Protocol;
 import dev.egressd.policy.Reason;
 import dev.egressd.policy.TunnelTerms;
 import dev.egressd.proxy.PipelineNames;
@@ -270,8 +273,18 @@ public final class TunnelEstablisher {
     if (!vetted.allowed()) {
       return new Vetting.Refused(request, vetted);
     }
+    HostName host = request.destination().host();
+    int port = request.destination().port();
+    Credential misused = inner == null ? null : engine.policy().credentials().misusedIn(inner, host, port);
+    if (misused != null) {
+      vetted = engine.enforce(engine.credentialMisuse(request, misused));
+      if (!vetted.allowed()) {
+        return new Vetting.Refused(request, vetted);
+      }
+    }
+    boolean intercepted = inner != null && request.protocol() == Protocol.HTTPS;
     MitmHook hook = null;
-    if (inner != null && engine.policy().hooks().covers(request.destination().host())) {
+    if (intercepted && engine.policy().hooks().covers(host)) {
       hook = engine.policy().hooks().match(request.destination().host(), inner);
       if (hook == null) {
         vetted = engine.enforce(engine.hookMiss(request, vetted));
@@ -285,7 +298,8 @@ public final class TunnelEstablisher {
       return new Vetting.Refused(request, Decision.deny(Reason.MITM_REQUIRED, PolicySource.PROXY_STATE,
           vetted.rule().orElse(null), "The policy intercepts this tunnel, and no interception stage is running."));
     }
-    return new Vetting.Approved(request, vetted, addresses, terms, hook);
+    return new Vetting.Approved(request, vetted, addresses, terms, hook,
+        intercepted ? engine.policy().credentials().boundTo(host, port) : List.of());
   }
 
   private static final Decision CLIENT_GONE = Decision.deny(Reason.DECISION_FAILED, PolicySource.PROXY_STATE, null,

@@ -1,6 +1,7 @@
 package dev.egressd.proxy.tunnel;
 
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Credential;
 import dev.egressd.policy.Decision;
 import dev.egressd.policy.IpAddress;
 import dev.egressd.policy.MitmHook;
@@ -31,18 +32,21 @@ public sealed interface Vetting {
    *     {@link TunnelTerms#BLIND} for everything else
    * @param hook for a request inside an intercepted tunnel to a host with hooks, the hook it matched (whose actions
    *     apply to it, with the policy that approved it); null otherwise
+   * @param credentials for a request inside an intercepted tunnel, the credentials that belong to its host: their
+   *     stand-ins are swapped for the secrets
    */
   record Approved(AccessRequest request, Decision decision, List<IpAddress> addresses, TunnelTerms terms,
-      MitmHook hook) implements Vetting {
-    /** Copies the address list. */
+      MitmHook hook, List<Credential> credentials) implements Vetting {
+    /** Copies the lists. */
     public Approved {
       addresses = List.copyOf(addresses);
       Objects.requireNonNull(terms, "terms");
+      credentials = List.copyOf(credentials);
     }
 
-    /** Approved without a hook. */
+    /** Approved without a hook or credentials. */
     public Approved(AccessRequest request, Decision decision, List<IpAddress> addresses, TunnelTerms terms) {
-      this(request, decision, addresses, terms, null);
+      this(request, decision, addresses, terms, null, List.of());
     }
 
     /** Whether the tunnel's TLS is to be terminated and every inner request decided. */
