@@ -159,6 +159,18 @@ class AuditAttributesTest {
   }
 
   @Test
+  void credentialMisuseNamesTheCredentialOnly() {
+    AccessRequest request = request("paste.example:443", Protocol.HTTPS, "POST");
+    Decision misuse = new Decision(Decision.Verdict.DENY, Reason.CREDENTIAL_MISUSE, PolicySource.BASELINE_POLICY,
+        Optional.empty(), "hint", "", null, "github");
+
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, misuse), EVENT, AuditMetadata.NONE))
+        .containsEntry("network.policy.reason", "credential_misuse").containsEntry("egressd.credential", "github");
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, request, Events.allow()), EVENT,
+        AuditMetadata.NONE)).doesNotContainKey("egressd.credential");
+  }
+
+  @Test
   void protocolLabelsAreTheReferences() {
     assertThat(Stream.of(Protocol.values()).map(p -> AuditAttributes.of(new AuditEvent.PolicyDecision(AT,
         request("a.example:1", p, null), Events.allow()), EVENT, AuditMetadata.NONE)
@@ -174,7 +186,7 @@ class AuditAttributesTest {
         .containsExactly("allow", "not_allowed", "not_allowed_local", "denied", "method_not_allowed",
             "mitm_required", "proxy_disabled", "unix_socket_unsupported", "host_mismatch", "opaque_tunnel",
             "proxy_loop", "decision_failed", "policy_denied", "decider_failed", "decider_timeout", "approval_denied",
-            "approval_timeout");
+            "approval_timeout", "mitm_hook_denied", "credential_misuse");
   }
 
   @ParameterizedTest(name = "{0}")
