@@ -120,7 +120,7 @@ class NamespaceTopologyIT {
   }
 
   @Test
-  void agentCannotReachTheOriginDirectlyButTheEgressdNamespaceCan() {
+  void agentCannotReachTheOriginDirectlyButTheEgressdNamespaceCan() throws InterruptedException {
     ProcessResult routes = Processes.run(List.of(IP, "-n", AGENT, "-4", "route", "show"), Map.of(), null, CLIENT);
     ProcessResult direct = curl(AGENT, "--noproxy", "*", "-m", "5", originUrl(ALLOWED_ORIGIN, "agent-direct"));
 
@@ -139,7 +139,7 @@ class NamespaceTopologyIT {
     assertThat(unlisted.exitCode()).as("%s", unlisted).isZero();
     assertThat(unlisted.stdout()).endsWith(BODY_AFTER_HEAD);
     assertThat(originRequests("agent-direct")).isEmpty();
-    assertThat(originRequests("control")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
+    assertThat(servedRequests("control")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
   }
 
   @Test
@@ -151,7 +151,7 @@ class NamespaceTopologyIT {
     assertThat(awaitAudit("decision=allow", "protocol=http ", "host=" + ALLOWED_ORIGIN + " ", "port=8080 "))
         .contains("method=GET", "client=" + AGENT_ADDRESS);
     // The origin sees egressd's address on its side, never the agent's.
-    assertThat(originRequests("http-allowed")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
+    assertThat(servedRequests("http-allowed")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
   }
 
   @Test
@@ -176,7 +176,7 @@ class NamespaceTopologyIT {
         .endsWith(BODY_AFTER_HEAD);
     assertThat(awaitAudit("decision=allow", "host=" + ALLOWED_ORIGIN + " ")).contains("method=CONNECT",
         "client=" + AGENT_ADDRESS);
-    assertThat(originRequests("connect-allowed")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
+    assertThat(servedRequests("connect-allowed")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
   }
 
   @Test
@@ -191,7 +191,7 @@ class NamespaceTopologyIT {
     assertThat(refused.stdout()).isEmpty();
     assertThat(awaitAudit("decision=deny", "host=" + UNLISTED_ORIGIN + " "))
         .contains("reason=not_allowed ", "protocol=socks5_tcp ", "client=" + AGENT_ADDRESS);
-    assertThat(originRequests("socks-allowed")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
+    assertThat(servedRequests("socks-allowed")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
     assertThat(originRequests("socks-unlisted")).isEmpty();
   }
 
@@ -246,8 +246,8 @@ class NamespaceTopologyIT {
             + " port=8080 method=none client=unix-socket");
     assertThat(originRequests("isolated-direct")).isEmpty();
     assertThat(originRequests("isolated-unlisted")).isEmpty();
-    assertThat(originRequests("isolated-http")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
-    assertThat(originRequests("isolated-socks")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
+    assertThat(servedRequests("isolated-http")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
+    assertThat(servedRequests("isolated-socks")).singleElement().asString().startsWith(ORIGIN_GATEWAY + " ");
     assertNothingLeftIn(tmp);
   }
 
@@ -401,6 +401,15 @@ class NamespaceTopologyIT {
   }
 
   /** The origin's log lines ({@code CLIENT - - [time] "GET /hello.txt?LABEL HTTP/1.1" 200 -}) for one request. */
+  /**
+   * The origin's log lines for {@code label} once at least one is there: the origin logs a request after answering
+   * it, so the client can have the response before the line is written.
+   */
+  private static List<String> servedRequests(String label) throws InterruptedException {
+    originErr.await(0, line -> line.contains(" /hello.txt?" + label + " "), Duration.ofSeconds(10));
+    return originRequests(label);
+  }
+
   private static List<String> originRequests(String label) {
     return originErr.lines().stream().filter(line -> line.contains(" /hello.txt?" + label + " ")).toList();
   }
