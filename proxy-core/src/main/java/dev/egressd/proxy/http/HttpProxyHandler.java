@@ -50,6 +50,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
   private enum State {
     AWAITING_HEAD, // waiting for the next request head
     VETTING, // deciding, resolving or connecting; client input waits in pending
+    SCANNING_BODY, // allowed; holding the body's first bytes to look for a credential's stand-in
     STREAMING_BODY, // forwarding the request body upstream
     AWAITING_RESPONSE, // request sent; waiting for the response to finish
     DISCARDING_BODY, // the proxy answered the request; dropping the rest of its body
@@ -109,6 +110,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
         }
       }
       case STREAMING_BODY -> forwardBody(msg);
+      case SCANNING_BODY -> scanBody(msg);
       case DISCARDING_BODY -> discardBody(msg);
       case SWITCHING_PROTOCOLS, CLOSING -> ReferenceCountUtil.release(msg); // no reads are asked for meanwhile
       default -> pending.add(msg);
@@ -177,8 +179,133 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
         HookedRequest.apply(approved.hook(), request.headers());
       }
       approved.credentials().forEach(credential -> HookedRequest.swap(credential, request.headers()));
-      dialOrSend(request, target, (Vetting.Approved) vetting);
+      if (requestHasBody && !foreignCredentials().isEmpty()) {
+        startScan(request, target, approved);
+      } else {
+        dialOrSend(request, target, approved);
+      }
     }
+  }
+
+  // ---- looking for stand-ins in the first bytes of a body ----
+
+  /** How much of a body is held and searched for a credential's stand-in before any of it is forwarded. */
+  static final int SCANNED_BODY_BYTES = 64 * 1024;
+
+  private final java.util.List<HttpContent> scanned = new java.util.ArrayList<>();
+  private int scannedBytes;
+  private HttpRequest scanRequest;
+  private RequestTarget scanTarget;
+  private Vetting.Approved scanApproval;
+
+  /** The credentials whose stand-ins must not go to the current request's host. */
+  private java.util.List<dev.egressd.policy.Credential> foreignCredentials() {
+    dev.egressd.policy.Credentials credentials = establisher.currentEngine().policy().credentials();
+    java.util.List<dev.egressd.policy.Credential> bound = credentials.boundTo(current.destination().host(),
+        current.destination().port());
+    return credentials.all().stream().filter(c -> !bound.contains(c)).toList();
+  }
+
+  private void startScan(HttpRequest request, RequestTarget target, Vetting.Approved approved) {
+    state = State.SCANNING_BODY;
+    scanRequest = request;
+    scanTarget = target;
+    scanApproval = approved;
+    scannedBytes = 0;
+    if (HttpUtil.is100ContinueExpected(request)) {
+      // The client waits for this before sending the body we want to look at; the request is already allowed.
+      request.headers().remove(HttpHeaderNames.EXPECT);
+      ctx.writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.CONTINUE));
+    }
+    java.util.List<Object> queued = new java.util.ArrayList<>(pending);
+    pending.clear();
+    for (Object msg : queued) {
+      if (state == State.SCANNING_BODY) {
+        scanBody(msg);
+      } else {
+        pending.add(msg);
+      }
+    }
+    if (state == State.SCANNING_BODY) {
+      ctx.read();
+    }
+  }
+
+  private void scanBody(Object msg) {
+    if (!(msg instanceof HttpContent content)) {
+      pending.add(msg); // the next pipelined request
+      return;
+    }
+    if (content.decoderResult().isFailure()) {
+      Throwable cause = content.decoderResult().cause();
+      content.release();
+      releaseScanned();
+      answer(HttpMessages.malformed(cause), true);
+      return;
+    }
+    scanned.add(content);
+    scannedBytes += content.content().readableBytes();
+    boolean last = content instanceof LastHttpContent;
+    if (last || scannedBytes >= SCANNED_BODY_BYTES) {
+      finishScan(last);
+    } else {
+      ctx.read();
+    }
+  }
+
+  private void finishScan(boolean wholeBody) {
+    StringBuilder text = new StringBuilder(Math.min(scannedBytes, SCANNED_BODY_BYTES));
+    for (HttpContent content : scanned) {
+      int room = SCANNED_BODY_BYTES - text.length();
+      if (room <= 0) {
+        break;
+      }
+      io.netty.buffer.ByteBuf bytes = content.content();
+      text.append(bytes.toString(bytes.readerIndex(), Math.min(room, bytes.readableBytes()),
+          java.nio.charset.StandardCharsets.ISO_8859_1));
+    }
+    String body = text.toString();
+    String decoded;
+    try {
+      decoded = java.net.URLDecoder.decode(body, java.nio.charset.StandardCharsets.ISO_8859_1);
+    } catch (IllegalArgumentException e) {
+      decoded = body;
+    }
+    for (dev.egressd.policy.Credential credential : foreignCredentials()) {
+      if (body.contains(credential.dummy()) || decoded.contains(credential.dummy())) {
+        dev.egressd.policy.PolicyEngine engine = establisher.currentEngine();
+        dev.egressd.policy.Decision misuse = engine.enforce(engine.credentialMisuse(current, credential));
+        establisher.recordDecision(current, misuse);
+        if (!misuse.allowed()) {
+          releaseScanned();
+          // The rest of an unread body cannot be told from the next request: close unless it was all here.
+          answer(HttpMessages.blockedJson(current, misuse), !wholeBody);
+          return;
+        }
+        break;
+      }
+    }
+    // Nothing of ours: the held parts go first, in order, and stream on from there.
+    for (int i = scanned.size() - 1; i >= 0; i--) {
+      pending.addFirst(scanned.get(i));
+    }
+    scanned.clear();
+    state = State.VETTING;
+    HttpRequest request = scanRequest;
+    RequestTarget target = scanTarget;
+    Vetting.Approved approved = scanApproval;
+    scanRequest = null;
+    scanTarget = null;
+    scanApproval = null;
+    dialOrSend(request, target, approved);
+  }
+
+  private void releaseScanned() {
+    scanned.forEach(ReferenceCountUtil::release);
+    scanned.clear();
+    scanRequest = null;
+    scanTarget = null;
+    scanApproval = null;
   }
 
   private void dialOrSend(HttpRequest request, RequestTarget target, Vetting.Approved vetting) {
@@ -381,6 +508,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
     for (Object msg; (msg = pending.poll()) != null; ) {
       ReferenceCountUtil.release(msg);
     }
+    releaseScanned();
   }
 
   @Override
