@@ -160,6 +160,68 @@ class CredentialsIT {
     assertNoSecretIn(result);
   }
 
+  /** A bare repository with one commit, served by {@code git http-backend} behind TLS, wanting the real token. */
+  private static Process startGitServer(Path root) throws Exception {
+    Path work = Files.createDirectories(root.resolve("work"));
+    Map<String, String> gitEnv = Map.of("GIT_AUTHOR_NAME", "t", "GIT_AUTHOR_EMAIL", "t@t", "GIT_COMMITTER_NAME", "t",
+        "GIT_COMMITTER_EMAIL", "t@t", "HOME", root.toString());
+    Files.writeString(work.resolve("README"), "cloned with a stand-in\n");
+    for (List<String> command : List.of(List.of("git", "init", "-q", "-b", "main", "."), List.of("git", "add", "."),
+        List.of("git", "commit", "-q", "-m", "one"), List.of("git", "clone", "-q", "--bare", ".",
+            root.resolve("repo.git").toString()))) {
+      ProcessResult result = Processes.run(command, gitEnv, work, java.time.Duration.ofSeconds(30));
+      assertThat(result.exitCode()).as("%s: %s", command, result).isZero();
+    }
+    Path script = root.resolve("server.py");
+    try (java.io.InputStream in = CredentialsIT.class.getResourceAsStream("/git-smart-https.py")) {
+      Files.write(script, in.readAllBytes());
+    }
+    Path certificate = root.resolve("server.pem");
+    Path key = root.resolve("server.key");
+    TestCertificates.get().writeServerPem(certificate, key);
+    Path portFile = root.resolve("port");
+    Process server = new ProcessBuilder("/usr/bin/python3", script.toString(), root.toString(), certificate.toString(),
+        key.toString(), GITHUB, portFile.toString()).redirectErrorStream(true)
+        .redirectOutput(root.resolve("server.log").toFile()).start();
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
+    while (!Files.exists(portFile)) {
+      assertThat(server.isAlive()).as("git server: %s", Files.exists(root.resolve("server.log"))
+          ? Files.readString(root.resolve("server.log")) : "").isTrue();
+      assertThat(System.nanoTime()).as("git server port").isLessThan(deadline);
+      Thread.sleep(50);
+    }
+    return server;
+  }
+
+  @Test
+  void gitClonesOverSmartHttpWithTheStandInAndTheServerSeesTheRealToken() throws Exception {
+    Path root = Files.createDirectories(dir.resolve("git-" + System.nanoTime()));
+    Process server = startGitServer(root);
+    try {
+      int port = Integer.parseInt(Files.readString(root.resolve("port")).strip());
+      Path clone = root.resolve("clone");
+      Path refused = root.resolve("refused");
+      ProcessResult result = runChild("git -c credential.helper= clone -q"
+          + " \"https://x-access-token:$GH_TOKEN@allowed.test:" + port + "/repo.git\" " + clone
+          + " && cat " + clone.resolve("README") + "; git -c credential.helper= clone -q"
+          + " \"https://x-access-token:$GH_TOKEN@127.0.0.1:" + port + "/repo.git\" " + refused
+          + " 2>/dev/null || echo refused");
+
+      assertThat(result.stdout()).as("%s", result).isEqualTo("cloned with a stand-in\nrefused\n");
+      List<String> log = Files.readAllLines(root.resolve("auth.log"));
+      assertThat(log).as("git asks without credentials first, then sends the swapped token")
+          .anyMatch(l -> l.startsWith("ok /repo.git/info/refs")).anyMatch(l -> l.startsWith("ok /repo.git/git-upload-pack"))
+          .noneMatch(l -> l.startsWith("wrong"));
+      assertThat(result.stderr()).contains("reason=credential_misuse").contains("credential=github")
+          .contains("host=127.0.0.1");
+      assertThat(refused).doesNotExist();
+      assertNoSecretIn(result);
+    } finally {
+      server.destroy();
+      server.waitFor();
+    }
+  }
+
   @Test
   void envPrintsTheStandInsAndClearsTheRealVariable() throws Exception {
     Map<String, String> env = new HashMap<>();
