@@ -33,6 +33,9 @@ class CredentialsIT {
   @RegisterExtension
   static final OriginServer http = OriginServer.http();
 
+  @RegisterExtension
+  static final OtlpCollector collector = OtlpCollector.start();
+
   @TempDir
   static Path dir;
 
@@ -219,6 +222,48 @@ class CredentialsIT {
     } finally {
       server.destroy();
       server.waitFor();
+    }
+  }
+
+  @Test
+  void aDaemonCountsMisuseAndExportsItByNameWithNoSecretInTheOtlpRecords() throws Exception {
+    Map<String, String> env = new HashMap<>(Map.of("CODEX_HOME", dir.toString(), "HOME", dir.toString(),
+        "GH_REAL_TOKEN", GITHUB));
+    ProcessResult printed = Egressd.cli(env, "env", "--config", config.toString(), "--format", "dotenv",
+        "--listen", "127.0.0.1:3128", "--socks-listen", "127.0.0.1:1080");
+    String standIn = printed.stdout().lines().filter(l -> l.startsWith("GH_TOKEN=")).findFirst().orElseThrow()
+        .substring("GH_TOKEN=".length()).replace("'", "");
+    Daemon daemon = Daemon.withConfig(Files.readString(config) + """
+
+        [otel]
+        exporter = { otlp-http = { endpoint = "%s", protocol = "binary" } }
+
+        [admin]
+        listen = "127.0.0.1:0"
+        """.formatted(collector.endpoint())).withEnvironment("GH_REAL_TOKEN", GITHUB);
+    daemon.start();
+    try {
+      AuditedRequest misuse = AuditedRequest.send(daemon, "GET http://" + http.authority("127.0.0.1")
+          + "/collect HTTP/1.1\r\nHost: " + http.authority("127.0.0.1") + "\r\nAuthorization: token " + standIn
+          + "\r\nConnection: close\r\n\r\n");
+
+      assertThat(misuse.reply().status()).as("the stand-in from egressd env is the daemon's\n%s", misuse.reply())
+          .isEqualTo(403);
+      assertThat(misuse.reply().header("x-proxy-error")).isEqualTo("blocked-by-credential-policy");
+      OtlpCollector.ExportedRecord record = collector.await(r -> misuse.client().equals(r.attributes()
+          .get("client.address")), java.time.Duration.ofSeconds(10)).orElseThrow();
+      assertThat(record.attributes()).containsEntry("network.policy.reason", "credential_misuse")
+          .containsEntry("egressd.credential", "github");
+      assertThat(new AdminClient(daemon.adminPort()).metrics().sum("egressd_decisions_total", "reason",
+          "credential_misuse")).isGreaterThanOrEqualTo(1);
+      for (OtlpCollector.Export export : collector.exports()) {
+        String raw = new String(export.raw(), StandardCharsets.ISO_8859_1);
+        assertThat(raw).doesNotContain(GITHUB).doesNotContain(OPENAI).doesNotContain(standIn);
+      }
+      assertThat(daemon.stderr() + daemon.stdout()).doesNotContain(GITHUB).doesNotContain(OPENAI)
+          .doesNotContain(standIn);
+    } finally {
+      daemon.stop();
     }
   }
 

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.Test;
@@ -56,8 +57,14 @@ class MitmHooksIT {
         [audit]
         file = "audit.jsonl"
 
-        """.formatted(mode, TestCertificates.get().caPem()) + HOOKS;
+        [otel]
+        exporter = { otlp-http = { endpoint = "%s", protocol = "binary" } }
+
+        """.formatted(mode, TestCertificates.get().caPem(), collector.endpoint()) + HOOKS;
   }
+
+  @RegisterExtension
+  static final OtlpCollector collector = OtlpCollector.start();
 
   @RegisterExtension
   static final OriginServer origin = OriginServer.https();
@@ -189,8 +196,15 @@ class MitmHooksIT {
     assertThat(validate.exitCode()).as("%s", validate).isZero();
     String audit = Files.readString(full.configDirectory().resolve("audit.jsonl"), StandardCharsets.UTF_8);
     assertThat(audit).contains("mitm_hook_denied");
-    for (String written : new String[] {full.stdout(), full.stderr(), audit, validate.stdout(), validate.stderr(),
-        check.stdout(), check.stderr()}) {
+    collector.await(r -> "mitm_hook_denied".equals(r.attributes().get("network.policy.reason"))
+        && "DELETE".equals(r.attributes().get("http.request.method")), java.time.Duration.ofSeconds(10)).orElseThrow();
+    List<String> exported = collector.exports().stream()
+        .map(e -> new String(e.raw(), StandardCharsets.ISO_8859_1)).toList();
+    assertThat(exported).isNotEmpty();
+    List<String> everything = new java.util.ArrayList<>(List.of(full.stdout(), full.stderr(), audit,
+        validate.stdout(), validate.stderr(), check.stdout(), check.stderr()));
+    everything.addAll(exported);
+    for (String written : everything) {
       assertThat(written).doesNotContain(SECRET).doesNotContain("secret-check");
     }
   }
