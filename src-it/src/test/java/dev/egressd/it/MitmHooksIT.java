@@ -139,6 +139,21 @@ class MitmHooksIT {
   }
 
   @Test
+  void aHookAppliesThroughSocks5Too() throws Exception {
+    Curl.Result get = Curl.fetch("--socks5-hostname", "127.0.0.1:" + full.socksPort(), "--cacert",
+        full.mitmCaCertificate().toString(), origin.url("allowed.test", "/v1/socks"));
+    Curl.Result refused = Curl.fetch("--socks5-hostname", "127.0.0.1:" + full.socksPort(), "--cacert",
+        full.mitmCaCertificate().toString(), origin.url("allowed.test", "/v2/socks"));
+
+    assertThat(get.reply().status()).as("%s", get).isEqualTo(200);
+    assertThat(refused.reply().status()).as("%s", refused).isEqualTo(403);
+    assertThat(origin.requests()).singleElement().satisfies(r -> {
+      assertThat(r.target()).isEqualTo("/v1/socks");
+      assertThat(r.header("Authorization")).isEqualTo("Bearer " + SECRET);
+    });
+  }
+
+  @Test
   void plainHttpToAHookedHostIsRefused() throws Exception {
     AuditedRequest request = AuditedRequest.get(full, plain.authority("allowed.test"), "/v1/items");
 
