@@ -219,12 +219,8 @@ final class HookReader {
 
   private List<String> strings(TomlTable table, String key, String path, boolean emptyAllowed,
       Consumer<String> check) {
-    Object value = table.get(List.of(key));
-    if (value == null) {
-      return List.of();
-    }
-    if (!(value instanceof TomlArray array)) {
-      typeError(table, key, path, "an array of strings");
+    TomlArray array = array(table, key, path);
+    if (array == null) {
       return List.of();
     }
     if (array.isEmpty() && !emptyAllowed) {
@@ -251,15 +247,9 @@ final class HookReader {
   }
 
   private List<TextPattern> patterns(TomlTable table, String key, String path, boolean emptyAllowed) {
-    Object value = table.get(List.of(key));
-    if (value == null) {
-      return List.of();
-    }
-    if (!(value instanceof TomlArray array)) {
-      typeError(table, key, path, "an array of strings");
-      return List.of();
-    }
-    return patternList(array, table.inputPositionOf(List.of(key)), sub(path, key), key, emptyAllowed);
+    TomlArray array = array(table, key, path);
+    return array == null ? List.of()
+        : patternList(array, table.inputPositionOf(List.of(key)), sub(path, key), key, emptyAllowed);
   }
 
   private List<TextPattern> patternList(TomlArray array, TomlPosition position, String path, String what,
@@ -304,6 +294,19 @@ final class HookReader {
           emptyListsAllowed ? key + " values" : "query values", emptyListsAllowed));
     }
     return result;
+  }
+
+  /** The array at {@code key}, or null when it is absent or (reported) not an array. */
+  private TomlArray array(TomlTable table, String key, String path) {
+    Object value = table.get(List.of(key));
+    if (value == null) {
+      return null;
+    }
+    if (value instanceof TomlArray array) {
+      return array;
+    }
+    typeError(table, key, path, "an array of strings");
+    return null;
   }
 
   private void unknownKeys(TomlTable table, String path, Set<String> known) {
