@@ -1,5 +1,7 @@
 package dev.egressd.policy;
 
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -47,11 +49,11 @@ public record Credential(String name, Secret secret, String dummy, List<HostPatt
     String trimmed = value.trim();
     if (trimmed.regionMatches(true, 0, "Basic ", 0, 6)) {
       try {
-        String decoded = new String(java.util.Base64.getDecoder().decode(trimmed.substring(6).trim()),
-            java.nio.charset.StandardCharsets.UTF_8);
+        String decoded = new String(Base64.getDecoder().decode(trimmed.substring(6).trim()),
+            StandardCharsets.UTF_8);
         if (decoded.contains(dummy)) {
-          return "Basic " + java.util.Base64.getEncoder().encodeToString(decoded.replace(dummy, secret.reveal())
-              .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          return "Basic " + Base64.getEncoder().encodeToString(decoded.replace(dummy, secret.reveal())
+              .getBytes(StandardCharsets.UTF_8));
         }
       } catch (IllegalArgumentException e) {
         return null; // not base64: nothing of ours in it

@@ -1,6 +1,8 @@
 package dev.egressd.policy;
 
 import dev.egressd.policy.internal.RuleIndex;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -87,7 +89,7 @@ public final class Credentials {
 
   private static String decoded(String text) {
     try {
-      return java.net.URLDecoder.decode(text, java.nio.charset.StandardCharsets.UTF_8);
+      return URLDecoder.decode(text, StandardCharsets.UTF_8);
     } catch (IllegalArgumentException e) {
       return text;
     }

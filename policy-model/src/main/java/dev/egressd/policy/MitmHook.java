@@ -1,7 +1,9 @@
 package dev.egressd.policy;
 
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -60,7 +62,7 @@ public record MitmHook(HostName host, List<String> methods, List<TextPattern> pa
   private static Map<String, List<TextPattern>> copy(Map<String, List<TextPattern>> map, boolean lowerCaseKeys) {
     Map<String, List<TextPattern>> copy = new LinkedHashMap<>();
     map.forEach((k, v) -> copy.put(lowerCaseKeys ? k.toLowerCase(Locale.ROOT) : k, List.copyOf(v)));
-    return java.util.Collections.unmodifiableMap(copy);
+    return Collections.unmodifiableMap(copy);
   }
 
   /**
@@ -137,6 +139,6 @@ public record MitmHook(HostName host, List<String> methods, List<TextPattern> pa
   }
 
   private static String decode(String text) {
-    return java.net.URLDecoder.decode(text, StandardCharsets.UTF_8);
+    return URLDecoder.decode(text, StandardCharsets.UTF_8);
   }
 }

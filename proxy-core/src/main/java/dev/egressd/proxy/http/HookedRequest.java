@@ -5,6 +5,7 @@ import dev.egressd.policy.InnerRequest;
 import dev.egressd.policy.MitmHook;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -46,7 +47,7 @@ final class HookedRequest implements InnerRequest {
 
   @Override
   public List<String> allHeaderValues() {
-    List<String> values = new java.util.ArrayList<>();
+    List<String> values = new ArrayList<>();
     request.headers().forEach(header -> values.add(header.getValue()));
     return values;
   }
@@ -54,7 +55,7 @@ final class HookedRequest implements InnerRequest {
   /** Puts the secret where the stand-in is, in the credential's header (every value of it). */
   static void swap(Credential credential, HttpHeaders headers) {
     List<String> values = headers.getAll(credential.header());
-    List<String> swapped = new java.util.ArrayList<>(values.size());
+    List<String> swapped = new ArrayList<>(values.size());
     boolean changed = false;
     for (String value : values) {
       String real = credential.swapped(value);

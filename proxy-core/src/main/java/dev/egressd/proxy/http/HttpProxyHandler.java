@@ -1,16 +1,21 @@
 package dev.egressd.proxy.http;
 
 import dev.egressd.policy.AccessRequest;
+import dev.egressd.policy.Credential;
+import dev.egressd.policy.Credentials;
+import dev.egressd.policy.Decision;
+import dev.egressd.policy.PolicyEngine;
 import dev.egressd.proxy.ProxyOptions;
 import dev.egressd.proxy.internal.ClientConnections;
 import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.tunnel.Dialer;
+import dev.egressd.proxy.tunnel.ParentProxyException;
 import dev.egressd.proxy.tunnel.RelayHandler;
 import dev.egressd.proxy.tunnel.TunnelEstablisher;
-import dev.egressd.proxy.tunnel.ParentProxyException;
 import dev.egressd.proxy.tunnel.UpstreamException;
 import dev.egressd.proxy.tunnel.UpstreamFailure;
 import dev.egressd.proxy.tunnel.Vetting;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -29,7 +34,11 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -192,16 +201,16 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
   /** How much of a body is held and searched for a credential's stand-in before any of it is forwarded. */
   static final int SCANNED_BODY_BYTES = 64 * 1024;
 
-  private final java.util.List<HttpContent> scanned = new java.util.ArrayList<>();
+  private final List<HttpContent> scanned = new ArrayList<>();
   private int scannedBytes;
   private HttpRequest scanRequest;
   private RequestTarget scanTarget;
   private Vetting.Approved scanApproval;
 
   /** The credentials whose stand-ins must not go to the current request's host. */
-  private java.util.List<dev.egressd.policy.Credential> foreignCredentials() {
-    dev.egressd.policy.Credentials credentials = establisher.currentEngine().policy().credentials();
-    java.util.List<dev.egressd.policy.Credential> bound = credentials.boundTo(current.destination().host(),
+  private List<Credential> foreignCredentials() {
+    Credentials credentials = establisher.currentEngine().policy().credentials();
+    List<Credential> bound = credentials.boundTo(current.destination().host(),
         current.destination().port());
     return credentials.all().stream().filter(c -> !bound.contains(c)).toList();
   }
@@ -217,7 +226,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
       request.headers().remove(HttpHeaderNames.EXPECT);
       ctx.writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.CONTINUE));
     }
-    java.util.List<Object> queued = new java.util.ArrayList<>(pending);
+    List<Object> queued = new ArrayList<>(pending);
     pending.clear();
     for (Object msg : queued) {
       if (state == State.SCANNING_BODY) {
@@ -260,21 +269,21 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
       if (room <= 0) {
         break;
       }
-      io.netty.buffer.ByteBuf bytes = content.content();
+      ByteBuf bytes = content.content();
       text.append(bytes.toString(bytes.readerIndex(), Math.min(room, bytes.readableBytes()),
-          java.nio.charset.StandardCharsets.ISO_8859_1));
+          StandardCharsets.ISO_8859_1));
     }
     String body = text.toString();
     String decoded;
     try {
-      decoded = java.net.URLDecoder.decode(body, java.nio.charset.StandardCharsets.ISO_8859_1);
+      decoded = URLDecoder.decode(body, StandardCharsets.ISO_8859_1);
     } catch (IllegalArgumentException e) {
       decoded = body;
     }
-    for (dev.egressd.policy.Credential credential : foreignCredentials()) {
+    for (Credential credential : foreignCredentials()) {
       if (body.contains(credential.dummy()) || decoded.contains(credential.dummy())) {
-        dev.egressd.policy.PolicyEngine engine = establisher.currentEngine();
-        dev.egressd.policy.Decision misuse = engine.enforce(engine.credentialMisuse(current, credential));
+        PolicyEngine engine = establisher.currentEngine();
+        Decision misuse = engine.enforce(engine.credentialMisuse(current, credential));
         establisher.recordDecision(current, misuse);
         if (!misuse.allowed()) {
           releaseScanned();
