@@ -256,6 +256,24 @@ class CredentialsIT {
           .containsEntry("egressd.credential", "github");
       assertThat(new AdminClient(daemon.adminPort()).metrics().sum("egressd_decisions_total", "reason",
           "credential_misuse")).isGreaterThanOrEqualTo(1);
+      // Pipelined on one connection: a clean body streams on, the next request's body with the stand-in is refused.
+      String authority = http.authority("127.0.0.1");
+      String clean = "a".repeat(100_000);
+      String leaking = "{\"token\":\"" + standIn + "\"}";
+      try (RawClient raw = RawClient.connect(daemon.port())) {
+        raw.send("POST http://" + authority + "/pipelined-clean HTTP/1.1\r\nHost: " + authority
+            + "\r\nContent-Length: " + clean.length() + "\r\n\r\n" + clean + "POST http://" + authority
+            + "/pipelined-leak HTTP/1.1\r\nHost: " + authority + "\r\nContent-Length: " + leaking.length()
+            + "\r\n\r\n" + leaking);
+        assertThat(raw.readResponse().status()).isEqualTo(200);
+        HttpReply second = raw.readResponse();
+        assertThat(second.status()).as("%s", second).isEqualTo(403);
+        assertThat(second.header("x-proxy-error")).isEqualTo("blocked-by-credential-policy");
+      }
+      assertThat(http.requests()).singleElement().satisfies(r -> {
+        assertThat(r.target()).isEqualTo("/pipelined-clean");
+        assertThat(r.bodyLength()).isEqualTo(clean.length());
+      });
       for (OtlpCollector.Export export : collector.exports()) {
         String raw = new String(export.raw(), StandardCharsets.ISO_8859_1);
         assertThat(raw).doesNotContain(GITHUB).doesNotContain(OPENAI).doesNotContain(standIn);

@@ -226,14 +226,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
       request.headers().remove(HttpHeaderNames.EXPECT);
       ctx.writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.CONTINUE));
     }
-    List<Object> queued = new ArrayList<>(pending);
-    pending.clear();
-    for (Object msg : queued) {
-      if (state == State.SCANNING_BODY) {
-        scanBody(msg);
-      } else {
-        pending.add(msg);
-      }
+    // Body parts that arrived while the request was decided; whatever follows them stays queued, in order.
+    while (state == State.SCANNING_BODY && pending.peek() instanceof HttpContent) {
+      scanBody(pending.poll());
     }
     if (state == State.SCANNING_BODY) {
       ctx.read();
