@@ -110,7 +110,8 @@ final class LoggingAuditSink implements AuditSink, AutoCloseable {
 
   private static String describe(AccessRequest r) {
     return "protocol=" + r.protocol().label() + " host=" + r.destination().host().value() + " port="
-        + r.destination().port() + " method=" + (r.method() == null ? "none" : r.method()) + " client=" + r.client();
+        + r.destination().port() + " method=" + (r.method() == null ? "none" : r.method()) + " client=" + r.client()
+        + (r.executionId() == null ? "" : " execution=" + r.executionId());
   }
 
   /**

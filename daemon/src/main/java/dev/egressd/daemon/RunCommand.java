@@ -77,6 +77,12 @@ final class RunCommand implements Callable<Integer> {
           + " available."})
   boolean isolate;
 
+  @Option(names = "--execution-id", paramLabel = "ID",
+      description = {"With -- CMD: the id of this run (1 to 64 of A-Z a-z 0-9 . _ : -; default: a random one,"
+          + " printed at start). With --isolate every audit record of CMD's connections carries it as"
+          + " execution.id."})
+  String executionId;
+
   @Parameters(paramLabel = "CMD", arity = "0..*", description = "Command to run through the proxy (after --).")
   List<String> command = new ArrayList<>();
 
@@ -86,6 +92,15 @@ final class RunCommand implements Callable<Integer> {
     if (isolate && command.isEmpty()) {
       System.err.println("egressd: --isolate needs a command to isolate: egressd run --isolate -- CMD ARGS...");
       return Main.CONFIG_ERROR;
+    }
+    if (executionId != null && (command.isEmpty() || !dev.egressd.policy.AccessRequest.validExecutionId(executionId))) {
+      System.err.println(command.isEmpty() ? "egressd: --execution-id names the run of a command: egressd run"
+          + " --execution-id ID -- CMD ARGS..." : "egressd: --execution-id \"" + executionId + "\": expected 1 to 64"
+          + " of A-Z a-z 0-9 . _ : -");
+      return Main.CONFIG_ERROR;
+    }
+    if (!command.isEmpty() && executionId == null) {
+      executionId = "run-" + java.util.HexFormat.of().formatHex(randomBytes());
     }
     if (!command.isEmpty() && "-".equals(auditFile)) {
       System.err.println("egressd: --audit-file -: standard output belongs to " + command.get(0)
@@ -163,8 +178,9 @@ final class RunCommand implements Callable<Integer> {
           + " once");
     }
     if (isolation != null) {
-      builder.extraHttpListener(ISOLATED_HTTP, isolation.socket(ISOLATED_HTTP))
-          .extraSocksListener(ISOLATED_SOCKS5, isolation.socket(ISOLATED_SOCKS5));
+      // Only CMD's namespace reaches these sockets: what arrives on them is CMD's, so it carries the execution id.
+      builder.extraHttpListener(ISOLATED_HTTP, isolation.socket(ISOLATED_HTTP), executionId)
+          .extraSocksListener(ISOLATED_SOCKS5, isolation.socket(ISOLATED_SOCKS5), executionId);
     }
     EgressdProxy proxy;
     try {
@@ -205,6 +221,11 @@ final class RunCommand implements Callable<Integer> {
     startReloading(reloader, config); // before the announcement: whoever waits for it may edit the file next
     // A wrapped command's standard output is its own, byte for byte: everything egressd says goes to stderr.
     Announcement.print(command.isEmpty() ? System.out : System.err, proxy);
+    if (!command.isEmpty()) {
+      System.err.println("egressd: execution id " + executionId + (isolation != null ? " (audited as execution.id"
+          + " on every connection of " + command.get(0) + ")" : " (audited only with --isolate: without it,"
+          + " egressd cannot tell " + command.get(0) + "'s connections from others')"));
+    }
     Isolation isolated = isolation;
     boolean removeAdminFiles = approvals;
     Runnable stop = () -> {
@@ -265,6 +286,12 @@ final class RunCommand implements Callable<Integer> {
   }
 
 
+
+  private static byte[] randomBytes() {
+    byte[] bytes = new byte[6];
+    new java.security.SecureRandom().nextBytes(bytes);
+    return bytes;
+  }
 
   private static void closeIsolation(Isolation isolation) {
     if (isolation != null) {

@@ -273,7 +273,7 @@ public final class EgressdProxy implements AutoCloseable {
     private ProxyOptions.TransportChoice transport = ProxyOptions.TransportChoice.AUTO;
     private final List<Extra> extras = new ArrayList<>();
 
-    private record Extra(String name, SocketAddress address, boolean socks) {}
+    private record Extra(String name, SocketAddress address, boolean socks, String executionId) {}
 
     private Builder() {}
 
@@ -369,17 +369,33 @@ public final class EgressdProxy implements AutoCloseable {
 
     /** Also serves the HTTP proxy on {@code address} (e.g. a Unix socket), as the listener {@code name}. */
     public Builder extraHttpListener(String name, SocketAddress address) {
-      return extra(name, address, false);
+      return extra(name, address, false, null);
     }
 
     /** Also serves SOCKS5 (with the config's SOCKS5 settings) on {@code address}, as the listener {@code name}. */
     public Builder extraSocksListener(String name, SocketAddress address) {
-      return extra(name, address, true);
+      return extra(name, address, true, null);
     }
 
-    private Builder extra(String name, SocketAddress address, boolean isSocks) {
+    /**
+     * As {@link #extraHttpListener}, for a listener only one execution can reach (a run's isolation bridge): every
+     * request on it is audited with {@code execution.id = executionId}.
+     */
+    public Builder extraHttpListener(String name, SocketAddress address, String executionId) {
+      return extra(name, address, false, executionId);
+    }
+
+    /** As {@link #extraSocksListener}, for a listener only the execution {@code executionId} can reach. */
+    public Builder extraSocksListener(String name, SocketAddress address, String executionId) {
+      return extra(name, address, true, executionId);
+    }
+
+    private Builder extra(String name, SocketAddress address, boolean isSocks, String executionId) {
+      if (executionId != null && !dev.egressd.policy.AccessRequest.validExecutionId(executionId)) {
+        throw new IllegalArgumentException("executionId: \"" + executionId + "\" (expected: 1 to 64 of A-Z a-z 0-9 . _ : -)");
+      }
       extras.add(new Extra(Objects.requireNonNull(name, "name"), Objects.requireNonNull(address, "address"),
-          isSocks));
+          isSocks, executionId));
       return this;
     }
 
@@ -440,9 +456,11 @@ public final class EgressdProxy implements AutoCloseable {
       }
       for (Extra extra : extras) {
         if (!extra.socks()) {
-          listeners.add(new ProxyServer.Listener(extra.name(), extra.address(), ProxyServer.httpFrontEnd()));
+          listeners.add(new ProxyServer.Listener(extra.name(), extra.address(), ProxyServer.httpFrontEnd(), true,
+              extra.executionId()));
         } else if (effective.listeners().socksEnabled()) {
-          listeners.add(new ProxyServer.Listener(extra.name(), extra.address(), socksFrontEnd));
+          listeners.add(new ProxyServer.Listener(extra.name(), extra.address(), socksFrontEnd, true,
+              extra.executionId()));
         }
       }
       if (effective.telemetry().adminListen() != null) {

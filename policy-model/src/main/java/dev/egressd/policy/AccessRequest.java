@@ -13,9 +13,11 @@ import java.util.Objects;
  * @param connectionId the client connection this request came on, shared by every audit event of that connection
  *     (the tunnel, each request inside it, upstream failures); {@link #NO_CONNECTION} when there is none (the
  *     {@code check} command)
+ * @param executionId the {@code egressd run} execution the client connection is known to belong to (for now: it
+ *     came over that run's isolation bridge), or null when egressd cannot tell
  */
 public record AccessRequest(Destination destination, Protocol protocol, String method, boolean upgrade,
-    String client, long connectionId) {
+    String client, long connectionId, String executionId) {
   /** The connection id of a request that did not arrive on a client connection. */
   public static final long NO_CONNECTION = 0;
 
@@ -27,6 +29,20 @@ public record AccessRequest(Destination destination, Protocol protocol, String m
     if (connectionId < 0) {
       throw new IllegalArgumentException("connectionId: " + connectionId + " (expected: 0 or more)");
     }
+    if (executionId != null && !validExecutionId(executionId)) {
+      throw new IllegalArgumentException("executionId: \"" + executionId + "\" (expected: 1 to 64 of A-Z a-z 0-9 . _ : -)");
+    }
+  }
+
+  /** A request on a connection no execution is known for. */
+  public AccessRequest(Destination destination, Protocol protocol, String method, boolean upgrade, String client,
+      long connectionId) {
+    this(destination, protocol, method, upgrade, client, connectionId, null);
+  }
+
+  /** True for an execution id egressd accepts: 1 to 64 letters, digits, {@code .}, {@code _}, {@code :} or {@code -}. */
+  public static boolean validExecutionId(String id) {
+    return id.matches("[A-Za-z0-9._:-]{1,64}");
   }
 
   /** A request that did not arrive on a client connection. */
@@ -41,6 +57,6 @@ public record AccessRequest(Destination destination, Protocol protocol, String m
 
   /** The same request for another destination, protocol and method, on the same connection. */
   public AccessRequest inner(Destination destination, Protocol protocol, String method, boolean upgrade) {
-    return new AccessRequest(destination, protocol, method, upgrade, client, connectionId);
+    return new AccessRequest(destination, protocol, method, upgrade, client, connectionId, executionId);
   }
 }

@@ -5,6 +5,7 @@ import dev.egressd.audit.ProxyMetrics;
 import dev.egressd.policy.PolicyEngine;
 import dev.egressd.proxy.dns.Resolver;
 import dev.egressd.proxy.http.HttpProxyInitializer;
+import dev.egressd.proxy.internal.ClientConnections;
 import dev.egressd.proxy.internal.DrainEvent;
 import dev.egressd.proxy.internal.Transport;
 import dev.egressd.proxy.tunnel.LoopGuard;
@@ -83,8 +84,11 @@ public final class ProxyServer implements AutoCloseable {
    * @param frontEnd builds its pipeline
    * @param limited whether its connections count against {@link ProxyOptions#maxConnections()} (false for the
    *     admin listener, which must answer while the proxy is full)
+   * @param executionId the {@code egressd run} execution every connection of this listener belongs to (a run's
+   *     isolation bridge), or null
    */
-  public record Listener(String name, SocketAddress address, FrontEnd frontEnd, boolean limited) {
+  public record Listener(String name, SocketAddress address, FrontEnd frontEnd, boolean limited,
+      String executionId) {
     /** Null and address-type checks. */
     public Listener {
       Objects.requireNonNull(name, "name");
@@ -94,6 +98,11 @@ public final class ProxyServer implements AutoCloseable {
         throw new IllegalArgumentException("listener address: " + address + " (expected an IP socket address or a"
             + " Unix domain socket path)");
       }
+    }
+
+    /** A listener no execution is known for. */
+    public Listener(String name, SocketAddress address, FrontEnd frontEnd, boolean limited) {
+      this(name, address, frontEnd, limited, null);
     }
 
     /** A listener whose connections count against the limit. */
@@ -229,6 +238,9 @@ public final class ProxyServer implements AutoCloseable {
         .option(ChannelOption.SO_BACKLOG, 1024)
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.RCVBUF_ALLOCATOR, ReadLimit.allocator(options.maxReadBytes()));
+    if (listener.executionId() != null) {
+      bootstrap.childAttr(ClientConnections.EXECUTION_ID, listener.executionId());
+    }
     SocketAddress address = listener.address();
     if (address instanceof UnixDomainSocketAddress unix) {
       // Both transports unlink whatever is at the path before binding; never let that remove someone's file.

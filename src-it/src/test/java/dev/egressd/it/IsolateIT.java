@@ -59,6 +59,45 @@ class IsolateIT {
   }
 
   @Test
+  void everyConnectionOfAnIsolatedRunCarriesItsExecutionId() throws IOException {
+    Path tmp = Files.createDirectories(dir.resolve("tmp-execution"));
+    Path audit = dir.resolve("execution-audit.jsonl");
+    List<String> command = new ArrayList<>(Egressd.command(List.of("run", "--isolate", "--execution-id", "ci-job-42",
+        "--audit-file", audit.toString(), "--config", config.toString(), "--listen", "127.0.0.1:0",
+        "--socks-listen", "127.0.0.1:0", "--", "sh", "-c", String.join("\n",
+            "curl -q -sS -f --max-time 20 " + http.url("allowed.test", "/job") + " >/dev/null; echo \"http=$?\"",
+            "curl -q -sS -o /dev/null -w 'denied=%{http_code}\\n' --max-time 20 " + http.url("denied.test", "/"),
+            "curl -q -sS -f --max-time 20 -x \"$ALL_PROXY\" " + http.url("allowed.test", "/socks-job")
+                + " >/dev/null; echo \"socks=$?\""))));
+    command.add(1, "-Djava.io.tmpdir=" + tmp);
+    ProcessResult result = Processes.run(command, home(), null, Duration.ofSeconds(90));
+
+    assertThat(result.exitCode()).as("%s", result).isZero();
+    assertThat(result.stdout()).isEqualTo("http=0\ndenied=403\nsocks=0\n");
+    assertThat(result.stderr()).contains("egressd: execution id ci-job-42 (audited as execution.id")
+        .contains("decision=deny reason=denied").contains("client=unix-socket execution=ci-job-42");
+    List<java.util.Map<String, Object>> lines = Files.readAllLines(audit).stream().map(Json::object).toList();
+    assertThat(lines).hasSize(3).allSatisfy(line -> assertThat(line).containsEntry("execution.id", "ci-job-42"));
+    assertThat(lines).extracting(line -> line.get("network.transport.protocol"))
+        .containsExactlyInAnyOrder("http", "http", "socks5_tcp");
+  }
+
+  @Test
+  void aBadExecutionIdIsRefusedAndANonIsolatedRunSaysItsIdIsNotAudited() {
+    ProcessResult bad = Egressd.cli(home(), "run", "--execution-id", "job 42!", "--config", config.toString(),
+        "--", "true");
+    ProcessResult plain = Egressd.cli(home(), "run", "--config", config.toString(), "--listen", "127.0.0.1:0",
+        "--socks-listen", "127.0.0.1:0", "--", "true");
+
+    assertThat(bad.exitCode()).as("%s", bad).isEqualTo(2);
+    assertThat(bad.stderr()).contains("--execution-id \"job 42!\": expected 1 to 64 of A-Z a-z 0-9 . _ : -");
+    assertThat(plain.exitCode()).as("%s", plain).isZero();
+    assertThat(plain.stderr()).containsPattern("egressd: execution id run-[0-9a-f]{12} \\(audited only with"
+        + " --isolate");
+    assertThat(plain.stdout()).isEmpty();
+  }
+
+  @Test
   void aClientIgnoringTheProxyGetsNoNetworkWhileProxiedRequestsFollowThePolicy() throws IOException {
     Path tmp = Files.createDirectories(dir.resolve("tmp-root"));
     String bypass = "http://127.0.0.1:" + http.port() + "/bypass";

@@ -51,6 +51,9 @@ public final class AuditAttributes {
     attributes.put("server.port", (long) request.destination().port());
     attributes.put("http.request.method", request.method() == null ? "none" : request.method());
     attributes.put("client.address", request.client());
+    if (request.executionId() != null) {
+      attributes.put("execution.id", request.executionId()); // the run this connection is known to come from
+    }
     attributes.put("network.policy.override", decision.overridden());
     if (decision.allowed() && event.route() != null) {
       attributes.put("network.route", event.route().label());

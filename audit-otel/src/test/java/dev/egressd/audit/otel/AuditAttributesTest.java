@@ -171,6 +171,23 @@ class AuditAttributesTest {
   }
 
   @Test
+  void anExecutionIdIsExportedWhenTheConnectionIsKnownToBelongToOne() {
+    AccessRequest plain = request("a.example:1", Protocol.HTTP, "GET");
+    AccessRequest ofRun = new AccessRequest(plain.destination(), plain.protocol(), "GET", false, "unix-socket", 7,
+        "ci-job-42");
+
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, ofRun, Events.allow()), EVENT,
+        AuditMetadata.NONE)).containsEntry("execution.id", "ci-job-42");
+    assertThat(AuditAttributes.of(new AuditEvent.PolicyDecision(AT, plain, Events.allow()), EVENT,
+        AuditMetadata.NONE)).doesNotContainKey("execution.id");
+    assertThat(ofRun.inner(plain.destination(), Protocol.HTTPS, "GET", false).executionId()).isEqualTo("ci-job-42");
+    assertThatThrownBy(() -> new AccessRequest(plain.destination(), plain.protocol(), "GET", false, "x", 1, "a b"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new AccessRequest(plain.destination(), plain.protocol(), "GET", false, "x", 1,
+        "x".repeat(65))).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void protocolLabelsAreTheReferences() {
     assertThat(Stream.of(Protocol.values()).map(p -> AuditAttributes.of(new AuditEvent.PolicyDecision(AT,
         request("a.example:1", p, null), Events.allow()), EVENT, AuditMetadata.NONE)

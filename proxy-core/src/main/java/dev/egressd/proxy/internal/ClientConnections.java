@@ -16,7 +16,14 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class ClientConnections {
   /** Worked out once per connection: the label and id of every request on it. */
-  private record Identity(String label, long id) {}
+  private record Identity(String label, long id, String executionId) {}
+
+  /**
+   * Set (as a child attribute of a listener) on connections known to come from one {@code egressd run} execution:
+   * the run's isolation bridge, whose namespace holds only that run's command.
+   */
+  public static final AttributeKey<String> EXECUTION_ID = AttributeKey.valueOf(ClientConnections.class,
+      "executionId");
 
   private static final AttributeKey<Identity> IDENTITY = AttributeKey.valueOf(ClientConnections.class, "identity");
   private static final AtomicLong LAST_ID = new AtomicLong();
@@ -37,7 +44,8 @@ public final class ClientConnections {
   public static AccessRequest request(Channel client, Destination destination, Protocol protocol, String method,
       boolean upgrade) {
     Identity identity = identity(client);
-    return new AccessRequest(destination, protocol, method, upgrade, identity.label(), identity.id());
+    return new AccessRequest(destination, protocol, method, upgrade, identity.label(), identity.id(),
+        identity.executionId());
   }
 
   private static Identity identity(Channel client) {
@@ -45,7 +53,7 @@ public final class ClientConnections {
     if (known != null) {
       return known;
     }
-    Identity made = new Identity(labelOf(client), LAST_ID.incrementAndGet());
+    Identity made = new Identity(labelOf(client), LAST_ID.incrementAndGet(), client.attr(EXECUTION_ID).get());
     Identity raced = client.attr(IDENTITY).setIfAbsent(made);
     return raced == null ? made : raced;
   }
