@@ -126,6 +126,7 @@ final class ApprovalCommands {
           }
           out.println("#" + id + " " + entry.get("protocol") + " " + entry.get("host") + ":" + entry.get("port")
               + (entry.get("method") == null ? "" : " " + entry.get("method")) + " from " + entry.get("client")
+              + (entry.get("execution_id") == null ? "" : " (execution " + entry.get("execution_id") + ")")
               + (String.valueOf(entry.get("reason")).isEmpty() ? "" : " (" + entry.get("reason") + ")"));
           String action = null;
           while (action == null) {

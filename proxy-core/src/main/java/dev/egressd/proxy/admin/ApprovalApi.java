@@ -111,6 +111,7 @@ final class ApprovalApi {
           + ",\"method\":" + (r.method() == null ? "null" : JsonText.quote(r.method()))
           + ",\"client\":" + JsonText.quote(r.client())
           + ",\"connection_id\":" + r.connectionId()
+          + (r.executionId() == null ? "" : ",\"execution_id\":" + JsonText.quote(r.executionId()))
           + ",\"reason\":" + JsonText.quote(p.reason())
           + ",\"age_seconds\":" + Math.max(0, Duration.between(p.since(), now).toSeconds()) + "}";
     }).collect(Collectors.joining(",", "[", "]\n"));

@@ -180,6 +180,9 @@ public final class WebhookDecider implements PolicyDecider, AutoCloseable {
       json.writeStringField("method", request.method());
       json.writeStringField("client", request.client());
       json.writeNumberField("connection_id", request.connectionId());
+      if (request.executionId() != null) {
+        json.writeStringField("execution_id", request.executionId()); // only when egressd knows it
+      }
       json.writeEndObject();
     } catch (IOException e) {
       throw new UncheckedIOException(e); // a byte array does not fail

@@ -52,6 +52,15 @@ class ApprovalApiTest {
   }
 
   @Test
+  void aPendingRequestOfAKnownExecutionIsListedWithIt() {
+    approvals.await(new AccessRequest(Destination.parseAuthority("b.example:443"), Protocol.HTTPS_CONNECT, "CONNECT",
+        false, "unix-socket", 5, "ci-job-42"), "", new CompletableFuture<>());
+
+    assertThat(send(HttpMethod.GET, "/approvals", "Bearer " + TOKEN)[1])
+        .contains("\"client\":\"unix-socket\",\"connection_id\":5,\"execution_id\":\"ci-job-42\",");
+  }
+
+  @Test
   void listsApprovesAndDenies() {
     CompletableFuture<Approvals.Answer> first = new CompletableFuture<>();
     CompletableFuture<Approvals.Answer> second = new CompletableFuture<>();

@@ -103,6 +103,19 @@ class WebhookDeciderTest {
   }
 
   @Test
+  void theRequestBodyNamesTheExecutionOnlyWhenEgressdKnowsIt() {
+    AccessRequest known = new AccessRequest(Destination.parseAuthority("pkg.example:443"), Protocol.HTTPS_CONNECT,
+        "CONNECT", false, "unix-socket", 3, "ci-job-42");
+    AccessRequest unknown = new AccessRequest(Destination.parseAuthority("pkg.example:443"), Protocol.HTTPS_CONNECT,
+        "CONNECT", false, "127.0.0.1:1", 3);
+
+    assertThat(new String(WebhookDecider.requestBody(known), java.nio.charset.StandardCharsets.UTF_8))
+        .endsWith(",\"connection_id\":3,\"execution_id\":\"ci-job-42\"}");
+    assertThat(new String(WebhookDecider.requestBody(unknown), java.nio.charset.StandardCharsets.UTF_8))
+        .doesNotContain("execution_id");
+  }
+
+  @Test
   void withoutATokenNoAuthorizationIsSentAndSocksHasNoMethod() throws Exception {
     serving(null, Duration.ofSeconds(5), reply(200, "{\"decision\":\"deny\"}"));
     AccessRequest socks = new AccessRequest(Destination.parseAuthority("[2001:db8::1]:22"), Protocol.SOCKS5_TCP,
