@@ -158,8 +158,11 @@ class PolicyReloaderTest {
     Files.writeString(file, ALLOW_A);
     AtomicInteger loads = new AtomicInteger();
     reloader = new PolicyReloader(() -> {
-      loads.incrementAndGet();
-      return ConfigLoader.load(file, null);
+      try {
+        return ConfigLoader.load(file, null);
+      } finally {
+        loads.incrementAndGet(); // counted once read: the next write below must not be what this load sees
+      }
     }, ConfigLoader.load(file, null), false, HostAddresses.NONE);
     reloader.watch(file);
 
