@@ -415,7 +415,7 @@ public final class ConfigAssembler {
     for (HookReader.Spec spec : (List<HookReader.Spec>) located.get().value()) {
       List<MitmHook.InjectedHeader> injected = new ArrayList<>();
       for (HookReader.InjectSpec inject : spec.inject()) {
-        Secret secret = secret(inject);
+        Secret secret = secret(inject.secret());
         if (secret != null) {
           injected.add(new MitmHook.InjectedHeader(inject.name(), secret, inject.prefix()));
         }
@@ -427,9 +427,6 @@ public final class ConfigAssembler {
     }
   }
 
-  private Secret secret(HookReader.InjectSpec inject) {
-    return secret(inject.envVar(), inject.file(), inject.position(), inject.key());
-  }
 
   /**
    * {@code [network.credentials.NAME]}: the secret read now, and its stand-in made; like hooks, they need
@@ -447,13 +444,13 @@ public final class ConfigAssembler {
       return;
     }
     for (CredentialReader.Spec spec : (List<CredentialReader.Spec>) located.get().value()) {
-      Secret secret = secret(spec.envVar(), spec.file(), spec.position(), spec.key());
+      Secret secret = secret(spec.secret());
       if (secret == null) {
         continue;
       }
       try {
         builder.addCredential(new Credential(spec.name(), secret, DummyTokens.of(spec.name(), secret.reveal()),
-            spec.hosts(), spec.header(), spec.childVariable(), spec.envVar(),
+            spec.hosts(), spec.header(), spec.childVariable(), spec.secret().envVar(),
             diagnostics.origin(spec.position(), spec.key())));
       } catch (IllegalArgumentException e) {
         diagnostics.error(spec.position(), spec.key(), "the secret in " + secret.source() + ": " + e.getMessage());
@@ -461,7 +458,11 @@ public final class ConfigAssembler {
     }
   }
 
-  private Secret secret(String envVar, Path file, org.tomlj.TomlPosition position, String key) {
+  private Secret secret(SecretSource from) {
+    String envVar = from.envVar();
+    Path file = from.file();
+    org.tomlj.TomlPosition position = from.position();
+    String key = from.key();
     String value;
     String source;
     if (envVar != null) {

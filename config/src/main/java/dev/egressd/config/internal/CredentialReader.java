@@ -1,7 +1,6 @@
 package dev.egressd.config.internal;
 
 import dev.egressd.policy.HostPattern;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -20,7 +19,7 @@ final class CredentialReader {
       "header");
 
   /** One credential as written. */
-  record Spec(String name, String envVar, Path file, List<HostPattern> hosts, String childVariable, String header,
+  record Spec(String name, SecretSource secret, List<HostPattern> hosts, String childVariable, String header,
       TomlPosition position, String key) {}
 
   private final Diagnostics diagnostics;
@@ -57,25 +56,11 @@ final class CredentialReader {
             + Suggestions.didYouMean(key, new java.util.TreeSet<>(KEYS)));
       }
     }
-    String envVar = string(table, "secret_env_var", path);
-    String file = string(table, "secret_file", path);
     String child = string(table, "child_env_var", path);
     String header = string(table, "header", path);
-    if ((envVar == null) == (file == null)) {
-      error(position, path, "expected exactly one of secret_env_var or secret_file");
-      return null;
-    }
-    Path secretFile = null;
-    if (file != null) {
-      if (file.isBlank() || !Path.of(file.trim()).isAbsolute()) {
-        error(table.inputPositionOf(List.of("secret_file")), sub(path, "secret_file"),
-            "secret_file must be an absolute path");
-        return null;
-      }
-      secretFile = Path.of(file.trim());
-    } else if (!envVar.trim().matches("[A-Za-z_][A-Za-z0-9_]*")) {
-      error(table.inputPositionOf(List.of("secret_env_var")), sub(path, "secret_env_var"), "\"" + envVar
-          + "\" is not an environment variable name");
+    SecretSource secret = SecretSource.read(table, position, path, diagnostics);
+    if (secret == null) {
+      valid = false;
       return null;
     }
     if (child == null) {
@@ -97,7 +82,7 @@ final class CredentialReader {
     if (hosts == null) {
       return null;
     }
-    return new Spec(name, envVar == null ? null : envVar.trim(), secretFile, hosts, child, headerName, position, path);
+    return new Spec(name, secret, hosts, child, headerName, position, path);
   }
 
   private List<HostPattern> hosts(TomlTable table, TomlPosition position, String path) {

@@ -2,7 +2,6 @@ package dev.egressd.config.internal;
 
 import dev.egressd.policy.HostName;
 import dev.egressd.policy.TextPattern;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,13 +24,8 @@ final class HookReader {
       "upgrade", "te", "trailer", "keep-alive", "expect", "proxy-authorization", "proxy-connection",
       "proxy-authenticate");
 
-  /**
-   * A header to inject, with its secret's source.
-   *
-   * @param envVar the environment variable holding the secret, or null
-   * @param file the absolute file holding the secret, or null
-   */
-  record InjectSpec(String name, String envVar, Path file, String prefix, TomlPosition position, String key) {}
+  /** A header to inject, with its secret's source. */
+  record InjectSpec(String name, SecretSource secret, String prefix) {}
 
   /** One hook as written, positions kept for the errors only the assembler can find. */
   record Spec(HostName host, List<String> methods, List<TextPattern> pathPrefixes,
@@ -140,8 +134,6 @@ final class HookReader {
   private InjectSpec injection(TomlTable entry, TomlPosition position, String path) {
     unknownKeys(entry, path, Set.of("name", "secret_env_var", "secret_file", "prefix"));
     String name = string(entry, "name", path);
-    String envVar = string(entry, "secret_env_var", path);
-    String file = string(entry, "secret_file", path);
     String prefix = string(entry, "prefix", path);
     if (name == null) {
       error(position, path, "an injected header needs name = \"...\"");
@@ -151,8 +143,9 @@ final class HookReader {
     if (!headerName(lower, entry, "name", path, true)) {
       return null;
     }
-    if ((envVar == null) == (file == null)) {
-      error(position, path, "expected exactly one of secret_env_var or secret_file");
+    SecretSource secret = SecretSource.read(entry, position, path, diagnostics);
+    if (secret == null) {
+      valid = false;
       return null;
     }
     if (prefix != null && !printable(prefix)) {
@@ -160,22 +153,7 @@ final class HookReader {
           "prefix must not contain line breaks or control characters");
       return null;
     }
-    Path secretFile = null;
-    if (file != null) {
-      String trimmed = file.trim();
-      if (trimmed.isEmpty() || !Path.of(trimmed).isAbsolute()) {
-        error(entry.inputPositionOf(List.of("secret_file")), sub(path, "secret_file"),
-            "secret_file must be an absolute path");
-        return null;
-      }
-      secretFile = Path.of(trimmed);
-    } else if (envVar.isBlank()) {
-      error(entry.inputPositionOf(List.of("secret_env_var")), sub(path, "secret_env_var"),
-          "secret_env_var must not be empty");
-      return null;
-    }
-    return new InjectSpec(lower, envVar == null ? null : envVar.trim(), secretFile, prefix == null ? "" : prefix,
-        position, path);
+    return new InjectSpec(lower, secret, prefix == null ? "" : prefix);
   }
 
   /** True for printable ASCII and tabs-free text: what may go into a header value. */
@@ -197,15 +175,7 @@ final class HookReader {
   }
 
   private TomlTable table(TomlTable parent, String key, String path) {
-    Object value = parent.get(List.of(key));
-    if (value == null) {
-      return null;
-    }
-    if (value instanceof TomlTable table) {
-      return table;
-    }
-    typeError(parent, key, path, "a table");
-    return null;
+    return optional(parent, key, path, TomlTable.class, "a table");
   }
 
   private String string(TomlTable table, String key, String path) {
@@ -296,16 +266,20 @@ final class HookReader {
     return result;
   }
 
-  /** The array at {@code key}, or null when it is absent or (reported) not an array. */
   private TomlArray array(TomlTable table, String key, String path) {
+    return optional(table, key, path, TomlArray.class, "an array of strings");
+  }
+
+  /** The value at {@code key}, or null when it is absent or (reported) not a {@code type}. */
+  private <T> T optional(TomlTable table, String key, String path, Class<T> type, String expected) {
     Object value = table.get(List.of(key));
     if (value == null) {
       return null;
     }
-    if (value instanceof TomlArray array) {
-      return array;
+    if (type.isInstance(value)) {
+      return type.cast(value);
     }
-    typeError(table, key, path, "an array of strings");
+    typeError(table, key, path, expected);
     return null;
   }
 
