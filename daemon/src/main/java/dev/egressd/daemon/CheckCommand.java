@@ -124,38 +124,21 @@ final class CheckCommand implements Callable<Integer> {
     }
   }
 
-  /** The request inside the tunnel as hooks see it: the target URL's path and query, and no headers. */
-  private static InnerRequest innerRequest(String method, String target) {
-    String path = "/";
-    String query = null;
-    if (target.contains("://")) {
-      java.net.URI uri = java.net.URI.create(target);
-      path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
-      query = uri.getRawQuery();
+  /** The request inside the tunnel as hooks see it: the target URL's method, path and query, and no headers. */
+  private record TargetRequest(String method, String path, String query) implements InnerRequest {
+    @Override
+    public List<String> headerValues(String name) {
+      return List.of();
     }
-    String finalPath = path;
-    String finalQuery = query;
-    return new InnerRequest() {
-      @Override
-      public String method() {
-        return method;
-      }
+  }
 
-      @Override
-      public String path() {
-        return finalPath;
-      }
-
-      @Override
-      public String query() {
-        return finalQuery;
-      }
-
-      @Override
-      public List<String> headerValues(String name) {
-        return List.of();
-      }
-    };
+  private static InnerRequest innerRequest(String method, String target) {
+    if (!target.contains("://")) {
+      return new TargetRequest(method, "/", null);
+    }
+    java.net.URI uri = java.net.URI.create(target);
+    String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+    return new TargetRequest(method, path, uri.getRawQuery());
   }
 
   /** Stands in for the interception stage: check only vets, it never establishes a tunnel. */

@@ -95,8 +95,8 @@ final class RunCommand implements Callable<Integer> {
     }
     if (executionId != null && (command.isEmpty() || !dev.egressd.policy.AccessRequest.validExecutionId(executionId))) {
       System.err.println(command.isEmpty() ? "egressd: --execution-id names the run of a command: egressd run"
-          + " --execution-id ID -- CMD ARGS..." : "egressd: --execution-id \"" + executionId + "\": expected 1 to 64"
-          + " of A-Z a-z 0-9 . _ : -");
+          + " --execution-id ID -- CMD ARGS..." : "egressd: --execution-id \"" + executionId + "\": expected "
+          + dev.egressd.policy.AccessRequest.EXECUTION_ID_FORM);
       return Main.CONFIG_ERROR;
     }
     if (!command.isEmpty() && executionId == null) {

@@ -392,7 +392,8 @@ public final class EgressdProxy implements AutoCloseable {
 
     private Builder extra(String name, SocketAddress address, boolean isSocks, String executionId) {
       if (executionId != null && !dev.egressd.policy.AccessRequest.validExecutionId(executionId)) {
-        throw new IllegalArgumentException("executionId: \"" + executionId + "\" (expected: 1 to 64 of A-Z a-z 0-9 . _ : -)");
+        throw new IllegalArgumentException("executionId: \"" + executionId + "\" (expected: "
+            + dev.egressd.policy.AccessRequest.EXECUTION_ID_FORM + ")");
       }
       extras.add(new Extra(Objects.requireNonNull(name, "name"), Objects.requireNonNull(address, "address"),
           isSocks, executionId));

@@ -30,7 +30,7 @@ public record AccessRequest(Destination destination, Protocol protocol, String m
       throw new IllegalArgumentException("connectionId: " + connectionId + " (expected: 0 or more)");
     }
     if (executionId != null && !validExecutionId(executionId)) {
-      throw new IllegalArgumentException("executionId: \"" + executionId + "\" (expected: 1 to 64 of A-Z a-z 0-9 . _ : -)");
+      throw new IllegalArgumentException("executionId: \"" + executionId + "\" (expected: " + EXECUTION_ID_FORM + ")");
     }
   }
 
@@ -39,6 +39,9 @@ public record AccessRequest(Destination destination, Protocol protocol, String m
       long connectionId) {
     this(destination, protocol, method, upgrade, client, connectionId, null);
   }
+
+  /** What an execution id may be, for messages. */
+  public static final String EXECUTION_ID_FORM = "1 to 64 of A-Z a-z 0-9 . _ : -";
 
   /** True for an execution id egressd accepts: 1 to 64 letters, digits, {@code .}, {@code _}, {@code :} or {@code -}. */
   public static boolean validExecutionId(String id) {

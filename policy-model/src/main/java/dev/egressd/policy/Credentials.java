@@ -62,29 +62,18 @@ public final class Credentials {
     if (all.isEmpty()) {
       return null;
     }
+    // Worked out once per request, not once per credential.
+    String target = request.query() == null ? request.path() : request.path() + "?" + request.query();
+    String decodedTarget = decoded(target);
+    List<String> headerValues = request.allHeaderValues();
     for (int i = 0; i < all.size(); i++) {
       Credential credential = all.get(i);
-      if (hosts.get(i).match(host, port) != null) {
-        continue;
-      }
-      if (carries(request, credential)) {
+      if (hosts.get(i).match(host, port) == null && (target.contains(credential.dummy())
+          || decodedTarget.contains(credential.dummy()) || headerValues.stream().anyMatch(credential::carriedBy))) {
         return credential;
       }
     }
     return null;
-  }
-
-  private static boolean carries(InnerRequest request, Credential credential) {
-    String target = request.query() == null ? request.path() : request.path() + "?" + request.query();
-    if (target.contains(credential.dummy()) || decoded(target).contains(credential.dummy())) {
-      return true;
-    }
-    for (String value : request.allHeaderValues()) {
-      if (credential.carriedBy(value)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static String decoded(String text) {

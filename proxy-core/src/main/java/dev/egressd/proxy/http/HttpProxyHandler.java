@@ -188,8 +188,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
         HookedRequest.apply(approved.hook(), request.headers());
       }
       approved.credentials().forEach(credential -> HookedRequest.swap(credential, request.headers()));
-      if (requestHasBody && !foreignCredentials().isEmpty()) {
-        startScan(request, target, approved);
+      List<Credential> watched = requestHasBody ? foreignCredentials() : List.of();
+      if (!watched.isEmpty()) {
+        startScan(new Scan(request, target, approved, watched));
       } else {
         dialOrSend(request, target, approved);
       }
@@ -203,24 +204,27 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
 
   private final List<HttpContent> scanned = new ArrayList<>();
   private int scannedBytes;
-  private HttpRequest scanRequest;
-  private RequestTarget scanTarget;
-  private Vetting.Approved scanApproval;
+  private Scan scan;
+
+  /** A request whose body is held: where it goes once clean, and whose stand-ins it must not carry. */
+  private record Scan(HttpRequest request, RequestTarget target, Vetting.Approved approved, List<Credential> watched) {}
 
   /** The credentials whose stand-ins must not go to the current request's host. */
   private List<Credential> foreignCredentials() {
     Credentials credentials = establisher.currentEngine().policy().credentials();
+    if (credentials.isEmpty()) {
+      return List.of();
+    }
     List<Credential> bound = credentials.boundTo(current.destination().host(),
         current.destination().port());
     return credentials.all().stream().filter(c -> !bound.contains(c)).toList();
   }
 
-  private void startScan(HttpRequest request, RequestTarget target, Vetting.Approved approved) {
+  private void startScan(Scan started) {
     state = State.SCANNING_BODY;
-    scanRequest = request;
-    scanTarget = target;
-    scanApproval = approved;
+    scan = started;
     scannedBytes = 0;
+    HttpRequest request = started.request();
     if (HttpUtil.is100ContinueExpected(request)) {
       // The client waits for this before sending the body we want to look at; the request is already allowed.
       request.headers().remove(HttpHeaderNames.EXPECT);
@@ -275,7 +279,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
     } catch (IllegalArgumentException e) {
       decoded = body;
     }
-    for (Credential credential : foreignCredentials()) {
+    for (Credential credential : scan.watched()) {
       if (body.contains(credential.dummy()) || decoded.contains(credential.dummy())) {
         PolicyEngine engine = establisher.currentEngine();
         Decision misuse = engine.enforce(engine.credentialMisuse(current, credential));
@@ -295,21 +299,15 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Res
     }
     scanned.clear();
     state = State.VETTING;
-    HttpRequest request = scanRequest;
-    RequestTarget target = scanTarget;
-    Vetting.Approved approved = scanApproval;
-    scanRequest = null;
-    scanTarget = null;
-    scanApproval = null;
-    dialOrSend(request, target, approved);
+    Scan done = scan;
+    scan = null;
+    dialOrSend(done.request(), done.target(), done.approved());
   }
 
   private void releaseScanned() {
     scanned.forEach(ReferenceCountUtil::release);
     scanned.clear();
-    scanRequest = null;
-    scanTarget = null;
-    scanApproval = null;
+    scan = null;
   }
 
   private void dialOrSend(HttpRequest request, RequestTarget target, Vetting.Approved vetting) {
